@@ -1,0 +1,23 @@
+from django.contrib.postgres.operations import TrigramExtension
+from django.db import migrations
+
+ROLES = ["specialist", "supervisor", "manager", "integration"]
+
+
+def create_role_groups(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLES:
+        Group.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("cases", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [
+        # pg_trgm: phone-number fragments and text search (no-op on SQLite).
+        TrigramExtension(),
+        migrations.RunPython(create_role_groups, migrations.RunPython.noop),
+    ]

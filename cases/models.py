@@ -1,0 +1,324 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from phonenumber_field.modelfields import PhoneNumberField
+from timezone_field import TimeZoneField
+
+from playbooks.models import Category, PlaybookVersion, Priority, Step
+
+
+class Subscriber(models.Model):
+    msisdn = PhoneNumberField(_("номер телефона"), unique=True)
+    name = models.CharField(_("имя"), max_length=200, blank=True)
+    time_zone = TimeZoneField(_("часовой пояс"), default="Europe/Moscow")
+    sms_opt_out = models.BooleanField(_("отказ от SMS"), default=False)
+    sms_opt_out_at = models.DateTimeField(_("когда отказался от SMS"), null=True, blank=True)
+    created_at = models.DateTimeField(_("создан"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("абонент")
+        verbose_name_plural = _("абоненты")
+
+    def __str__(self) -> str:
+        return str(self.msisdn)
+
+
+class Channel(models.TextChoices):
+    HOTLINE = "hotline", _("Линия 611")
+    CHAT = "chat", _("Чат в приложении")
+    OTHER = "other", _("Другое")
+
+
+class Status(models.TextChoices):
+    NEW = "new", _("Новое")
+    IN_PROGRESS = "in_progress", _("В работе")
+    WAITING = "waiting", _("Ждём абонента")
+    RESOLVED = "resolved", _("Решено")
+    CLOSED = "closed", _("Закрыто")
+
+
+OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS, Status.WAITING)
+
+# The workflow: from each status, where a case may go. resolved/closed → in_progress is a reopen.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Status.NEW: (Status.IN_PROGRESS, Status.WAITING, Status.RESOLVED, Status.CLOSED),
+    Status.IN_PROGRESS: (Status.WAITING, Status.RESOLVED, Status.CLOSED),
+    Status.WAITING: (Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED),
+    Status.RESOLVED: (Status.CLOSED, Status.IN_PROGRESS),
+    Status.CLOSED: (Status.IN_PROGRESS,),
+}
+
+
+class Outcome(models.TextChoices):
+    NO_HARM = "no_harm", _("Ущерба нет")
+    CODE_DISCLOSED = "code_disclosed", _("Код раскрыт")
+    ACCOUNT_TAKEN_OVER = "account_taken_over", _("Аккаунт захвачен")
+    MONEY_LOST = "money_lost", _("Потеряны деньги")
+    REFERRED_BANK = "referred_bank", _("Направлен в банк")
+    REFERRED_GOSUSLUGI = "referred_gosuslugi", _("Направлен в поддержку Госуслуг")
+    REFERRED_POLICE = "referred_police", _("Направлен в полицию")
+    DUPLICATE = "duplicate", _("Дубликат")
+
+
+# Outcomes that need no playbook work: nothing happened, or the case is handled elsewhere.
+OUTCOMES_WITHOUT_STEPS = (Outcome.DUPLICATE,)
+
+
+class CaseQuerySet(models.QuerySet["Case"]):
+    def open(self) -> CaseQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def overdue(self, now=None) -> CaseQuerySet:
+        return self.open().filter(due_at__lt=now or timezone.now())
+
+    def for_list(self) -> CaseQuerySet:
+        return self.select_related("subscriber", "category", "assignee")
+
+
+class Case(models.Model):
+    number = models.CharField(_("номер"), max_length=32, unique=True, null=True, editable=False)
+    channel = models.CharField(_("канал"), max_length=16, choices=Channel.choices)
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="cases", verbose_name=_("категория")
+    )
+    playbook_version = models.ForeignKey(
+        PlaybookVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cases",
+        verbose_name=_("версия сценария"),
+    )
+    status = models.CharField(
+        _("статус"), max_length=16, choices=Status.choices, default=Status.NEW
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("приоритет"), choices=Priority.choices, default=Priority.NORMAL
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.PROTECT, related_name="cases", verbose_name=_("абонент")
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+        verbose_name=_("исполнитель"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="created_cases",
+        verbose_name=_("кем создано"),
+    )
+    summary = models.CharField(_("кратко"), max_length=300)
+    description = models.TextField(_("описание"), blank=True)
+    # Triage at intake: a disclosed code means the scammer may be logging in right now.
+    code_disclosed = models.BooleanField(_("абонент сообщил код"), default=False)
+    password_disclosed = models.BooleanField(_("абонент сообщил пароль"), default=False)
+    personal_data_disclosed = models.BooleanField(
+        _("абонент сообщил персональные данные"), default=False
+    )
+    money_lost = models.BooleanField(_("абонент потерял деньги"), default=False)
+    money_amount = models.DecimalField(
+        _("сумма потерь, ₽"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    outcome = models.CharField(_("итог"), max_length=32, choices=Outcome.choices, blank=True)
+    external_id = models.CharField(_("внешний идентификатор"), max_length=128, blank=True)
+    due_at = models.DateTimeField(_("срок"), null=True, blank=True)
+    first_action_at = models.DateTimeField(_("первое действие"), null=True, blank=True)
+    created_at = models.DateTimeField(_("создано"), default=timezone.now)
+    updated_at = models.DateTimeField(_("изменено"), auto_now=True)
+    resolved_at = models.DateTimeField(_("решено"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("закрыто"), null=True, blank=True)
+    version = models.PositiveIntegerField(_("версия записи"), default=1)
+
+    objects = CaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("обращение")
+        verbose_name_plural = _("обращения")
+        permissions = [("export_unmasked", _("Выгрузка без маскирования персональных данных"))]
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="case_created_idx"),
+            models.Index(fields=["subscriber", "-created_at"], name="case_subscriber_idx"),
+            models.Index(fields=["status", "category", "-created_at"], name="case_status_cat_idx"),
+            models.Index(fields=["assignee", "status"], name="case_assignee_status_idx"),
+            models.Index(
+                fields=["priority", "due_at"],
+                name="case_queue_idx",
+                condition=Q(assignee__isnull=True, status__in=["new", "in_progress", "waiting"]),
+            ),
+        ]
+        constraints = [
+            # The second guard against a retried call creating two cases (the first: idempotency).
+            models.UniqueConstraint(
+                fields=["created_by", "external_id"],
+                condition=~Q(external_id=""),
+                name="case_external_id_unique_per_source",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"#{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def allowed_next_statuses(self) -> tuple[str, ...]:
+        return TRANSITIONS[self.status]
+
+    def time_left(self) -> timedelta | None:
+        if self.due_at is None:
+            return None
+        return self.due_at - timezone.now()
+
+
+class CaseEvent(models.Model):
+    """The case timeline: one row per thing that happened, with who and when."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Создано")
+        NOTE = "note", _("Заметка")
+        STATUS = "status", _("Смена статуса")
+        ASSIGNED = "assigned", _("Назначение")
+        UPDATED = "updated", _("Изменение")
+        MESSAGE = "message", _("Сообщение чата")
+        STEP = "step", _("Шаг сценария")
+        IDENTIFIER = "identifier", _("Идентификатор мошенника")
+        SMS_SCHEDULED = "sms_scheduled", _("SMS запланировано")
+        SMS_SENT = "sms_sent", _("SMS отправлено")
+        SMS_DELIVERED = "sms_delivered", _("SMS доставлено")
+        SMS_FAILED = "sms_failed", _("SMS не отправлено")
+        SMS_CANCELLED = "sms_cancelled", _("SMS отменено")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(_("тип"), max_length=32, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("кто"),
+    )
+    text = models.TextField(_("текст"), blank=True)
+    data = models.JSONField(_("данные"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("когда"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["case", "created_at"], name="event_case_idx")]
+        verbose_name = _("событие обращения")
+        verbose_name_plural = _("события обращений")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ChatMessage(models.Model):
+    class Author(models.TextChoices):
+        SUBSCRIBER = "subscriber", _("Абонент")
+        SPECIALIST = "specialist", _("Специалист")
+        BOT = "bot", _("Бот")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="messages")
+    external_id = models.CharField(_("внешний идентификатор"), max_length=128)
+    author = models.CharField(_("автор"), max_length=16, choices=Author.choices)
+    text = models.TextField(_("текст"))
+    sent_at = models.DateTimeField(_("отправлено"))
+    created_at = models.DateTimeField(_("получено"), default=timezone.now)
+
+    class Meta:
+        ordering = ["sent_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "external_id"], name="chat_message_unique"),
+        ]
+        verbose_name = _("сообщение чата")
+        verbose_name_plural = _("сообщения чата")
+
+    def __str__(self) -> str:
+        return f"{self.get_author_display()} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class StepOutcome(models.Model):
+    class Result(models.TextChoices):
+        DONE = "done", _("Выполнено")
+        NOT_APPLICABLE = "not_applicable", _("Неприменимо")
+        REFUSED = "refused", _("Абонент отказался")
+        ESCALATED = "escalated", _("Эскалировано")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="step_outcomes")
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="+")
+    result = models.CharField(_("результат"), max_length=16, choices=Result.choices)
+    note = models.TextField(_("комментарий"), blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("когда"), default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "step"], name="step_outcome_unique"),
+        ]
+        verbose_name = _("результат шага")
+        verbose_name_plural = _("результаты шагов")
+
+    def __str__(self) -> str:
+        return self.get_result_display()
+
+
+class ScammerIdentifier(models.Model):
+    class Kind(models.TextChoices):
+        PHONE = "phone", _("Номер телефона")
+        SENDER = "sender", _("Имя отправителя SMS")
+        LINK = "link", _("Ссылка")
+
+    kind = models.CharField(_("тип"), max_length=16, choices=Kind.choices)
+    value = models.CharField(_("значение"), max_length=500)
+    first_seen_at = models.DateTimeField(_("впервые"), default=timezone.now)
+    cases = models.ManyToManyField(Case, through="CaseIdentifier", related_name="identifiers")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value"], name="scammer_identifier_unique"),
+        ]
+        verbose_name = _("идентификатор мошенника")
+        verbose_name_plural = _("идентификаторы мошенников")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class CaseIdentifier(models.Model):
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="+")
+    identifier = models.ForeignKey(
+        ScammerIdentifier, on_delete=models.PROTECT, related_name="links"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "identifier"], name="case_identifier_unique"),
+        ]
+        # "Seen in N cases" counts this index only.
+        indexes = [models.Index(fields=["identifier", "case"], name="identifier_case_idx")]
+        verbose_name = _("идентификатор в обращении")
+        verbose_name_plural = _("идентификаторы в обращениях")
+
+    def __str__(self) -> str:
+        return f"{self.case_id}: {self.identifier_id}"

@@ -1,0 +1,398 @@
+"""Writes on cases. Each service owns its transaction and writes the timeline event;
+every entry point (staff pages, API, admin, commands) goes through these."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+from auditlog.signals import accessed
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from phonenumbers import timezone as pn_timezone
+
+from playbooks.models import Category, Priority, Step
+
+from .models import (
+    OUTCOMES_WITHOUT_STEPS,
+    Case,
+    CaseEvent,
+    CaseIdentifier,
+    ChatMessage,
+    Outcome,
+    ScammerIdentifier,
+    Status,
+    StepOutcome,
+    Subscriber,
+)
+from .roles import Role, has_role
+
+User = AbstractBaseUser
+
+
+class CaseConflict(Exception):
+    """The case changed since the caller read it (optimistic locking)."""
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(_("Обращение уже изменил другой сотрудник. Обновите страницу."))
+        self.current_version = current_version
+
+
+# --- Phone numbers ----------------------------------------------------------------------------
+
+
+def normalize_msisdn(raw: str) -> str:
+    """Any common Russian format → E.164; a number that cannot be a phone is refused."""
+    text = (raw or "").strip()
+    if not text:
+        raise ValidationError(_("Укажите номер телефона."), code="required")
+    if len(re.sub(r"\D", "", text)) > 15 or re.search(r"[^\d\s()+\-.]", text):
+        raise ValidationError(_("Номер телефона указан неверно."), code="invalid")
+    try:
+        number = phonenumbers.parse(text, "RU")
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError(_("Номер телефона указан неверно."), code="invalid") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(_("Такого номера телефона не существует."), code="invalid")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def default_time_zone(msisdn: str) -> str:
+    """The number's zone when the numbering plan pins one (landlines); else Moscow.
+
+    A Russian mobile number maps to many zones, so the specialist asks and sets it."""
+    zones = pn_timezone.time_zones_for_number(phonenumbers.parse(msisdn))
+    if len(zones) == 1 and zones[0] != pn_timezone.UNKNOWN_TIMEZONE:
+        return zones[0]
+    return "Europe/Moscow"
+
+
+# --- Subscribers ------------------------------------------------------------------------------
+
+
+def subscriber_get_or_create(
+    *, phone: str, name: str = "", time_zone: str | None = None
+) -> tuple[Subscriber, bool]:
+    msisdn = normalize_msisdn(phone)
+    defaults: dict[str, Any] = {"time_zone": time_zone or default_time_zone(msisdn)}
+    if name:
+        defaults["name"] = name
+    try:
+        with transaction.atomic():
+            return Subscriber.objects.get_or_create(msisdn=msisdn, defaults=defaults)
+    except IntegrityError:
+        # Two intakes for a new number at once: the other one created it.
+        return Subscriber.objects.get(msisdn=msisdn), False
+
+
+@transaction.atomic
+def subscriber_set_opt_out(*, subscriber: Subscriber, opt_out: bool) -> Subscriber:
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if subscriber.sms_opt_out != opt_out:
+        subscriber.sms_opt_out = opt_out
+        subscriber.sms_opt_out_at = timezone.now() if opt_out else None
+        subscriber.save(update_fields=["sms_opt_out", "sms_opt_out_at"])
+    return subscriber
+
+
+def subscriber_card_accessed(*, subscriber: Subscriber) -> None:
+    """Opening a subscriber's card is a read of personal data: the audit log keeps it."""
+    accessed.send(sender=Subscriber, instance=subscriber)
+
+
+# --- Cases ------------------------------------------------------------------------------------
+
+
+def _event(case: Case, kind: str, actor: User | None, text: str = "", **data: Any) -> CaseEvent:
+    return CaseEvent.objects.create(case=case, kind=kind, actor=actor, text=text, data=data)
+
+
+def compute_due_at(*, category: Category, created_at: datetime, urgent: bool) -> datetime:
+    minutes = category.sla_minutes
+    if urgent:
+        minutes = min(minutes, category.urgent_sla_minutes)
+    return created_at + timedelta(minutes=minutes)
+
+
+@transaction.atomic
+def case_open(
+    *,
+    actor: User | None,
+    channel: str,
+    category: Category,
+    phone: str,
+    summary: str,
+    description: str = "",
+    subscriber_name: str = "",
+    time_zone: str | None = None,
+    code_disclosed: bool = False,
+    password_disclosed: bool = False,
+    personal_data_disclosed: bool = False,
+    money_lost: bool = False,
+    money_amount: Decimal | None = None,
+    external_id: str = "",
+    priority: int | None = None,
+    assignee: User | None = None,
+) -> Case:
+    """Open a case: subscriber found or created, playbook version pinned, deadline set.
+
+    Triage: a disclosed code or password makes the case urgent with the short deadline,
+    because the scammer may be signing in with it while the subscriber is on the line."""
+    if money_amount is not None and money_amount < 0:
+        raise ValidationError({"money_amount": _("Сумма не может быть отрицательной.")})
+    if money_amount and not money_lost:
+        money_lost = True
+    subscriber, _created = subscriber_get_or_create(
+        phone=phone, name=subscriber_name, time_zone=time_zone
+    )
+    urgent = code_disclosed or password_disclosed
+    now = timezone.now()
+    playbook = getattr(category, "playbook", None)
+    case = Case(
+        channel=channel,
+        category=category,
+        playbook_version_id=playbook.current_version_id if playbook else None,
+        subscriber=subscriber,
+        summary=summary,
+        description=description,
+        code_disclosed=code_disclosed,
+        password_disclosed=password_disclosed,
+        personal_data_disclosed=personal_data_disclosed,
+        money_lost=money_lost,
+        money_amount=money_amount,
+        external_id=external_id,
+        priority=priority or (Priority.URGENT if urgent else category.default_priority),
+        due_at=compute_due_at(category=category, created_at=now, urgent=urgent),
+        created_at=now,
+        created_by=actor if actor and actor.is_authenticated else None,
+        assignee=assignee,
+    )
+    case.full_clean(exclude=["number", "subscriber", "category", "playbook_version"])
+    case.save()
+    case.number = f"{now.year % 100:02d}-{case.pk:06d}"
+    Case.objects.filter(pk=case.pk).update(number=case.number)
+    _event(case, CaseEvent.Kind.CREATED, actor, channel=channel, urgent=urgent)
+    return case
+
+
+def _lock(case: Case, expected_version: int | None) -> Case:
+    locked = Case.objects.select_for_update().get(pk=case.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise CaseConflict(locked.version)
+    return locked
+
+
+def _save(case: Case, fields: list[str], actor: User | None) -> None:
+    case.version += 1
+    if case.first_action_at is None and actor is not None and actor.is_authenticated:
+        case.first_action_at = timezone.now()
+        fields.append("first_action_at")
+    case.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def open_required_steps(case: Case) -> list[Step]:
+    if not case.playbook_version_id:
+        return []
+    done = set(StepOutcome.objects.filter(case=case).values_list("step_id", flat=True))
+    return [
+        s
+        for s in Step.objects.filter(version_id=case.playbook_version_id, is_required=True)
+        if s.pk not in done
+    ]
+
+
+@transaction.atomic
+def case_set_status(
+    *,
+    case: Case,
+    status: str,
+    actor: User | None,
+    outcome: str = "",
+    expected_version: int | None = None,
+    comment: str = "",
+) -> Case:
+    case = _lock(case, expected_version)
+    if status == case.status:
+        return case
+    if status not in case.allowed_next_statuses():
+        raise ValidationError(
+            {
+                "status": _("Нельзя перевести обращение из «%(a)s» в «%(b)s».")
+                % {"a": case.get_status_display(), "b": Status(status).label}
+            }
+        )
+    fields = ["status"]
+    old = case.status
+    if status in (Status.RESOLVED, Status.CLOSED):
+        outcome = outcome or case.outcome
+        if not outcome:
+            raise ValidationError({"outcome": _("Укажите итог обращения.")})
+        if outcome not in Outcome.values:
+            raise ValidationError({"outcome": _("Неизвестный итог обращения.")})
+        if outcome not in OUTCOMES_WITHOUT_STEPS:
+            missing = open_required_steps(case)
+            if missing:
+                raise ValidationError(
+                    {
+                        "status": _("Не выполнены обязательные шаги: %(steps)s.")
+                        % {"steps": ", ".join(s.title for s in missing)}
+                    }
+                )
+        case.outcome = outcome
+        fields.append("outcome")
+        now = timezone.now()
+        if case.resolved_at is None:
+            case.resolved_at = now
+            fields.append("resolved_at")
+        if status == Status.CLOSED:
+            case.closed_at = now
+            fields.append("closed_at")
+    elif old in (Status.RESOLVED, Status.CLOSED):
+        # Reopen: the case is live again; its earlier outcome no longer holds.
+        case.outcome, case.resolved_at, case.closed_at = "", None, None
+        fields += ["outcome", "resolved_at", "closed_at"]
+    case.status = status
+    _save(case, fields, actor)
+    _event(case, CaseEvent.Kind.STATUS, actor, comment, old=old, new=status, outcome=case.outcome)
+    return case
+
+
+UPDATABLE_FIELDS = ("priority", "category", "summary", "description", "outcome")
+
+
+@transaction.atomic
+def case_update(
+    *, case: Case, actor: User | None, expected_version: int | None = None, **changes: Any
+) -> Case:
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not updatable here: {sorted(unknown)}")
+    case = _lock(case, expected_version)
+    diff = {}
+    for field, value in changes.items():
+        old = getattr(case, field)
+        if old != value:
+            setattr(case, field, value)
+            diff[field] = [str(getattr(old, "pk", old)), str(getattr(value, "pk", value))]
+    if not diff:
+        return case
+    case.full_clean(exclude=["number", "subscriber", "playbook_version"])
+    _save(case, list(diff), actor)
+    _event(case, CaseEvent.Kind.UPDATED, actor, changes=diff)
+    return case
+
+
+@transaction.atomic
+def case_assign(
+    *, case: Case, assignee: User | None, actor: User, expected_version: int | None = None
+) -> Case:
+    """Supervisors assign anyone; a specialist may only take an unassigned case for themself."""
+    case = _lock(case, expected_version)
+    if not has_role(actor, Role.SUPERVISOR):
+        taking = assignee is not None and assignee.pk == actor.pk and case.assignee_id is None
+        if not (has_role(actor, Role.SPECIALIST) and taking):
+            raise PermissionDenied(_("Назначать обращения может только старший смены."))
+    if assignee is not None and not has_role(assignee, Role.SPECIALIST, Role.SUPERVISOR):
+        raise ValidationError({"assignee": _("Назначить можно только специалиста.")})
+    if case.assignee_id == (assignee.pk if assignee else None):
+        return case
+    old = case.assignee_id
+    case.assignee = assignee
+    _save(case, ["assignee"], actor)
+    _event(case, CaseEvent.Kind.ASSIGNED, actor, old=old, new=assignee.pk if assignee else None)
+    return case
+
+
+@transaction.atomic
+def case_add_note(*, case: Case, actor: User, text: str) -> CaseEvent:
+    text = text.strip()
+    if not text:
+        raise ValidationError({"text": _("Заметка пуста.")})
+    case = _lock(case, None)
+    _save(case, [], actor)
+    return _event(case, CaseEvent.Kind.NOTE, actor, text)
+
+
+@transaction.atomic
+def case_record_step(
+    *, case: Case, step: Step, result: str, actor: User, note: str = ""
+) -> StepOutcome:
+    """Record (or correct) a step's outcome; the step must belong to the case's pinned version."""
+    case = _lock(case, None)
+    if step.version_id != case.playbook_version_id:
+        raise ValidationError({"step": _("Этот шаг не из сценария обращения.")})
+    if result not in StepOutcome.Result.values:
+        raise ValidationError({"result": _("Неизвестный результат шага.")})
+    outcome, created = StepOutcome.objects.update_or_create(
+        case=case,
+        step=step,
+        defaults={"result": result, "note": note, "actor": actor, "recorded_at": timezone.now()},
+    )
+    _save(case, [], actor)
+    _event(case, CaseEvent.Kind.STEP, actor, note, step=step.pk, title=step.title, result=result)
+    return outcome
+
+
+def normalize_identifier(kind: str, value: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({"value": _("Укажите значение.")})
+    if kind == ScammerIdentifier.Kind.PHONE:
+        digits = re.sub(r"[^\d+]", "", value)
+        try:
+            return normalize_msisdn(value)
+        except ValidationError:
+            # Short numbers and spoofed foreign numbers are still worth counting, as digits.
+            if not re.fullmatch(r"\+?\d{3,15}", digits):
+                raise ValidationError({"value": _("Номер указан неверно.")}) from None
+            return digits
+    if kind == ScammerIdentifier.Kind.SENDER:
+        return re.sub(r"\s+", " ", value).upper()[:64]
+    if kind == ScammerIdentifier.Kind.LINK:
+        raw = value if "://" in value else f"http://{value}"
+        parts = urlsplit(raw)
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        if not host or "." not in host:
+            raise ValidationError({"value": _("Ссылка указана неверно.")})
+        return f"{host}{parts.path.rstrip('/')}" + (f"?{parts.query}" if parts.query else "")
+    raise ValidationError({"kind": _("Неизвестный тип идентификатора.")})
+
+
+@transaction.atomic
+def case_add_identifier(*, case: Case, kind: str, value: str, actor: User) -> ScammerIdentifier:
+    normalized = normalize_identifier(kind, value)
+    case = _lock(case, None)
+    identifier, _created = ScammerIdentifier.objects.get_or_create(kind=kind, value=normalized)
+    _link, linked = CaseIdentifier.objects.get_or_create(
+        case=case, identifier=identifier, defaults={"added_by": actor}
+    )
+    if linked:
+        _save(case, [], actor)
+        _event(case, CaseEvent.Kind.IDENTIFIER, actor, identifier_kind=kind, value=normalized)
+    return identifier
+
+
+@transaction.atomic
+def case_append_message(
+    *, case: Case, external_id: str, author: str, text: str, sent_at: datetime, actor: User
+) -> tuple[ChatMessage, bool]:
+    """Append a chat line; the same external_id twice is the same line (retries are safe)."""
+    existing = ChatMessage.objects.filter(case=case, external_id=external_id).first()
+    if existing:
+        return existing, False
+    case = _lock(case, None)
+    message, created = ChatMessage.objects.get_or_create(
+        case=case,
+        external_id=external_id,
+        defaults={"author": author, "text": text, "sent_at": sent_at},
+    )
+    if created:
+        _event(case, CaseEvent.Kind.MESSAGE, actor, text, author=author, message=message.pk)
+    return message, created

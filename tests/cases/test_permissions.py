@@ -1,0 +1,48 @@
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+# (permission, specialist, supervisor, manager, integration, no role)
+MATRIX = [
+    ("cases.view_case", True, True, True, True, False),
+    ("cases.add_case", True, True, False, True, False),
+    ("cases.assign_case", False, True, False, False, False),
+    ("cases.view_queue", False, True, True, False, False),
+    ("cases.view_reports", False, True, True, False, False),
+    ("cases.add_chatmessage", True, True, False, True, False),
+]
+
+
+@pytest.mark.parametrize("perm,spec,sup,mgr,integ,none", MATRIX)
+def test_each_role_gets_exactly_its_rights(
+    perm, spec, sup, mgr, integ, none, specialist, supervisor, manager, integration, nobody
+):
+    got = [u.has_perm(perm) for u in (specialist, supervisor, manager, integration, nobody)]
+    assert got == [spec, sup, mgr, integ, none]
+
+
+def test_a_specialist_changes_own_or_free_cases_only(
+    make_case, specialist, specialist2, supervisor
+):
+    from cases.services import case_assign
+
+    case = make_case()
+    assert specialist.has_perm("cases.change_case", case)
+    case = case_assign(case=case, assignee=specialist2, actor=supervisor)
+    assert not specialist.has_perm("cases.change_case", case)
+    assert specialist2.has_perm("cases.change_case", case)
+    assert supervisor.has_perm("cases.change_case", case)
+
+
+def test_managers_and_integrations_do_not_work_cases(make_case, manager, integration):
+    case = make_case()
+    assert not manager.has_perm("cases.change_case", case)
+    assert not integration.has_perm("cases.change_case", case)
+
+
+def test_unmasked_export_is_a_separate_grant(manager):
+    from django.contrib.auth.models import Permission, User
+
+    assert not manager.has_perm("cases.export_unmasked")
+    manager.user_permissions.add(Permission.objects.get(codename="export_unmasked"))
+    assert User.objects.get(pk=manager.pk).has_perm("cases.export_unmasked")

@@ -1,0 +1,54 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _django_check(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "PRODUCTION"}}
+    env.update(env_overrides)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT, env={**env, "DJANGO_SETTINGS_MODULE": "fraudcenter.settings"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def test_production_refuses_debug_on():
+    res = _django_check({"PRODUCTION": "1", "DEBUG": "1", "SECRET_KEY": "x" * 50})
+    assert res.returncode != 0 and "DEBUG must be off" in res.stderr
+
+
+def test_production_refuses_the_default_secret_key():
+    res = _django_check({"PRODUCTION": "1", "ALLOWED_HOSTS": "fc.example"})
+    assert res.returncode != 0 and "SECRET_KEY" in res.stderr
+
+
+def test_production_starts_with_safe_settings():
+    res = _django_check({"PRODUCTION": "1", "SECRET_KEY": "k" * 50, "ALLOWED_HOSTS": "fc.example"})
+    assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_broker(client):
+    res = client.get("/healthz")
+    assert res.status_code == 200, res.content
+    assert res.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_broker_is_unreachable(client, settings):
+    from fraudcenter.celery import app
+
+    old = app.conf.broker_url
+    app.conf.broker_url = "amqp://guest:guest@127.0.0.1:1//"
+    try:
+        res = client.get("/healthz")
+    finally:
+        app.conf.broker_url = old
+    assert res.status_code == 503
+    assert res.json()["broker"] == "error" and res.json()["database"] == "ok"
