@@ -42,13 +42,7 @@ def test_healthz_reports_database_and_broker(client):
 
 @pytest.mark.django_db
 def test_healthz_is_503_when_the_broker_is_unreachable(client, settings):
-    from fraudcenter.celery import app
-
-    old = app.conf.broker_url
-    app.conf.broker_url = "amqp://guest:guest@127.0.0.1:1//"
-    try:
-        res = client.get("/healthz")
-    finally:
-        app.conf.broker_url = old
+    settings.CELERY_BROKER_URL = "amqp://guest:guest@127.0.0.1:1//"
+    res = client.get("/healthz")
     assert res.status_code == 503
     assert res.json()["broker"] == "error" and res.json()["database"] == "ok"
