@@ -6,6 +6,7 @@ from .models import (
     CaseIdentifier,
     ChatMessage,
     ScammerIdentifier,
+    StaffProfile,
     StepOutcome,
     Subscriber,
 )
@@ -92,3 +93,9 @@ class ChatMessageAdmin(admin.ModelAdmin):
 class CaseIdentifierAdmin(admin.ModelAdmin):
     list_display = ["case", "identifier", "created_at"]
     raw_id_fields = ["case", "identifier", "added_by"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "is_available", "max_open_cases", "time_zone"]
+    list_editable = ["is_available", "max_open_cases"]

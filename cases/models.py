@@ -322,3 +322,54 @@ class CaseIdentifier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id}: {self.identifier_id}"
+
+
+class StaffProfile(models.Model):
+    """Per-person settings for the queue: availability, load cap, the person's time zone."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    is_available = models.BooleanField(_("на смене"), default=True)
+    max_open_cases = models.PositiveSmallIntegerField(_("предел открытых обращений"), default=15)
+    time_zone = TimeZoneField(_("часовой пояс"), default="Europe/Moscow")
+
+    class Meta:
+        verbose_name = _("профиль сотрудника")
+        verbose_name_plural = _("профили сотрудников")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class IdempotencyKey(models.Model):
+    """A client's Idempotency-Key: the stored response is replayed for a retried request.
+
+    Written in the same transaction as the rows the request creates, so a key that exists
+    in state DONE always has its case."""
+
+    class State(models.TextChoices):
+        IN_FLIGHT = "in_flight", _("Выполняется")
+        DONE = "done", _("Выполнен")
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_FLIGHT)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_unique"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+        verbose_name = _("ключ идемпотентности")
+        verbose_name_plural = _("ключи идемпотентности")
+
+    def __str__(self) -> str:
+        return self.key
