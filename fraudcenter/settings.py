@@ -60,7 +60,6 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -130,6 +129,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- I18N -----------------------------------------------------------------------------------
+# Russian for everyone whatever the browser says (no LocaleMiddleware): the center works in Russian.
 LANGUAGE_CODE = "ru"
 LANGUAGES = [("ru", _("Русский")), ("en", _("Английский"))]
 TIME_ZONE = "Europe/Moscow"

@@ -39,6 +39,11 @@ class PlaybookVersionAdmin(admin.ModelAdmin):
     inlines = [StepInline]
     actions = ["publish"]
 
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not obj.is_editable:
+            return [*self.readonly_fields, "notes"]
+        return self.readonly_fields
+
     def has_add_permission(self, request) -> bool:
         # New versions come from "create a draft" on the playbook, which copies the steps.
         return False
