@@ -42,3 +42,6 @@ format: venv
 
 clean:
 	rm -rf var/ staticfiles/
+
+bench: venv
+	bash bench/run.sh
