@@ -56,9 +56,7 @@ def main() -> None:
             )
     if len(sizes) > 1:
         small, large = sizes[0], sizes[-1]
-        print(
-            f"\nreq/s at {int(large):,} cases relative to {int(small):,} (floor-relative):"
-        )
+        print(f"\nreq/s at {int(large):,} cases relative to {int(small):,} (floor-relative):")
         for name in TARGETS:
             a, b = med.get((name, small)), med.get((name, large))
             fa, fb = med.get(("floor_drf", small)), med.get(("floor_drf", large))

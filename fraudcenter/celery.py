@@ -1,9 +1,31 @@
 import os
 
+import structlog
 from celery import Celery
+from celery.signals import before_task_publish, task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fraudcenter.settings")
 
 app = Celery("fraudcenter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@before_task_publish.connect
+def _carry_request_id(headers=None, **_kwargs) -> None:
+    """The publishing request's id travels in the task headers (ids only, no payload)."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id and headers is not None:
+        headers.setdefault("request_id", request_id)
+
+
+@task_prerun.connect
+def _bind_request_id(task=None, task_id=None, **_kwargs) -> None:
+    structlog.contextvars.clear_contextvars()
+    request_id = getattr(task.request, "request_id", None) if task else None
+    structlog.contextvars.bind_contextvars(task_id=task_id, request_id=request_id or task_id)
+
+
+@task_postrun.connect
+def _unbind_request_id(**_kwargs) -> None:
+    structlog.contextvars.clear_contextvars()

@@ -1,7 +1,13 @@
-"""Log hygiene: phone numbers never reach the logs, whatever a message carries."""
+"""Log hygiene and shape: phone numbers never reach the logs, whatever a message carries;
+production logs are JSON lines with the request id, carried into Celery tasks."""
+
+from __future__ import annotations
 
 import logging
 import re
+from typing import Any
+
+import structlog
 
 # +7 916 123-45-67, 89161234567, 7(916)1234567 ... : ten or more digits with separators.
 _PHONE = re.compile(r"(?<!\d)(\+?\d[\d\s()\-]{8,}\d)(?!\d)")
@@ -19,8 +25,70 @@ def mask_phones(text: str) -> str:
 
 class MaskPhoneNumbersFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            return True  # a structlog event: mask_event() masks it key by key
         msg = record.getMessage()
         masked = mask_phones(msg)
         if masked != msg:
             record.msg, record.args = masked, None
         return True
+
+
+# Keys whose values are personal data: dropped from structured events whatever their content.
+_PII_KEYS = {"phone", "msisdn", "name", "subscriber_name", "text", "recipient"}
+
+
+def mask_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in list(event.items()):
+        if key in _PII_KEYS:
+            event[key] = "***"
+        elif isinstance(value, str):
+            event[key] = mask_phones(value)
+    return event
+
+
+def logging_config(*, json_logs: bool, level: str) -> dict[str, Any]:
+    """The LOGGING dict: stdlib and structlog records go through one formatter."""
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json_logs
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"mask_pii": {"()": "fraudcenter.logging.MaskPhoneNumbersFilter"}},
+        "formatters": {
+            "structured": {
+                "()": structlog.stdlib.ProcessorFormatter,
+                "processors": [
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    mask_event,
+                    renderer,
+                ],
+                "foreign_pre_chain": shared,
+            }
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "filters": ["mask_pii"],
+                "formatter": "structured",
+            },
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {"django.db.backends": {"level": "WARNING"}},
+    }

@@ -1,0 +1,52 @@
+import json
+import logging
+
+import pytest
+import structlog
+
+from fraudcenter.celery import _carry_request_id
+from fraudcenter.logging import logging_config, mask_phones
+
+
+@pytest.mark.parametrize(
+    "text", ["звонил +7 916 123-45-67", "номер 89161234567", "7(916)1234567 снова"]
+)
+def test_phone_numbers_are_masked_in_any_format(text):
+    masked = mask_phones(text)
+    assert "123" not in masked and "***67" in masked
+
+
+def test_short_numbers_and_case_numbers_stay(db):
+    assert mask_phones("обращение 26-000123, код 900") == "обращение 26-000123, код 900"
+
+
+def test_json_log_lines_carry_the_request_id_and_no_phone_numbers(capsys):
+    logging.config.dictConfig(logging_config(json_logs=True, level="INFO"))
+    structlog.contextvars.bind_contextvars(request_id="req-42")
+    try:
+        logging.getLogger("fraudcenter.test").info("lookup for %s", "+79161234567")
+        structlog.get_logger("fraudcenter.test").info("case_opened", phone="+79161234567")
+    finally:
+        structlog.contextvars.clear_contextvars()
+    lines = [json.loads(line) for line in capsys.readouterr().err.strip().splitlines()]
+    assert [line["request_id"] for line in lines] == ["req-42", "req-42"]
+    assert "+79161234567" not in json.dumps(lines, ensure_ascii=False)
+    assert lines[1]["phone"] == "***"
+
+
+@pytest.mark.django_db
+def test_each_response_carries_a_request_id(client):
+    res = client.get("/healthz", HTTP_X_REQUEST_ID="from-proxy-1")
+    assert res["X-Request-ID"] == "from-proxy-1"
+    res = client.get("/healthz", HTTP_X_REQUEST_ID="bad id; drop table")
+    assert res["X-Request-ID"] != "bad id; drop table" and len(res["X-Request-ID"]) == 32
+
+
+def test_tasks_published_during_a_request_carry_its_id():
+    headers: dict = {}
+    structlog.contextvars.bind_contextvars(request_id="req-7")
+    try:
+        _carry_request_id(headers=headers)
+    finally:
+        structlog.contextvars.clear_contextvars()
+    assert headers["request_id"] == "req-7"
