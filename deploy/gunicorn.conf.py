@@ -1,0 +1,22 @@
+"""gunicorn settings for production: `gunicorn -c deploy/gunicorn.conf.py fraudcenter.wsgi`.
+
+Every value can be overridden by the environment (GUNICORN_WORKERS, GUNICORN_BIND, ...)."""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Sync workers: each holds one persistent database connection (CONN_MAX_AGE), no pool that
+# would have to survive the fork. About two per core.
+workers = int(os.environ.get("GUNICORN_WORKERS", str((os.cpu_count() or 1) * 2)))
+worker_class = "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5
+# Recycle workers now and then so a slow leak never becomes an outage.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = 500
+# The proxy in front terminates TLS and sets X-Forwarded-Proto.
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = None  # requests are logged by the app, as JSON with the request id, without PII
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
