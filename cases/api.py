@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404
@@ -269,8 +270,9 @@ class CaseListOpenApi(generics.GenericAPIView):
         category: Category = fields.pop("category")
         try:
             case = case_open(actor=request.user, category=category, **fields)
-        except IntegrityError:
-            # The second guard: this integration already sent this call/chat id.
+        except (IntegrityError, DjangoValidationError):
+            # The second guard: this integration already sent this call/chat id. full_clean()
+            # reports it as a constraint error; a concurrent twin hits the unique index.
             case = self._existing(request, fields["external_id"])
             if case is None:
                 raise
