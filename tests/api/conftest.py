@@ -7,6 +7,12 @@ from rest_framework.test import APIClient
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The fixtures' users get passwords; PBKDF2 would dominate these tests' run time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttle_counters():
     # Throttle counters live in the cache, keyed by user id: ids repeat across tests.
     cache.clear()
