@@ -137,6 +137,7 @@ def test_adding_a_scammer_identifier_normalizes_it_and_is_idempotent(api, make_c
 @pytest.mark.parametrize(
     "body,field",
     [({"kind": "fax", "value": "1"}, "kind"), ({"kind": "link", "value": "nonsense"}, "value"),
+     ({"kind": "link", "value": "000["}, "value"),
      ({"kind": "phone", "value": "12"}, "value"), ({"kind": "phone"}, "value")],
 )  # fmt: skip
 def test_bad_identifiers_are_400(api, make_case, body, field):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.db import connection, connections, transaction
 
+import cases.api
 from cases.models import Case, CaseEvent, IdempotencyKey, Subscriber
+from tests.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/cases/"
@@ -181,12 +184,6 @@ def _hold_open(barrier_in_transaction: threading.Event, release: threading.Event
 def test_two_concurrent_requests_with_one_key_make_one_case_and_get_one_answer(
     role_groups, integration, category, open_body, monkeypatch
 ):
-    from tests.api.conftest import token_client
-
-    import time
-
-    import cases.api
-
     body = open_body()
     start = threading.Barrier(2)
     results: list = [None, None]
@@ -228,8 +225,6 @@ def test_two_concurrent_requests_with_one_key_make_one_case_and_get_one_answer(
 def test_a_key_in_flight_longer_than_the_lock_timeout_is_409_with_retry_after(
     role_groups, integration, category, open_body, settings
 ):
-    from tests.api.conftest import token_client
-
     settings.IDEMPOTENCY_LOCK_TIMEOUT_MS = 200
     in_transaction, release = threading.Event(), threading.Event()
     holder = threading.Thread(target=_hold_open, args=(in_transaction, release, integration))
