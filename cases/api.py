@@ -456,6 +456,7 @@ class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = API_PERMISSIONS
     serializer_class = s.CategorySerializer
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     pagination_class = None
     filter_backends: list = []
     queryset = Category.objects.active().select_related("playbook")
@@ -466,6 +467,7 @@ class PlaybookViewSet(viewsets.ReadOnlyModelViewSet):
 
     permission_classes = API_PERMISSIONS
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     pagination_class = None
     filter_backends: list = []
 

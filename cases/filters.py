@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django import forms
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 
 from .models import Case, Channel, Status
 from .services import normalize_msisdn
@@ -34,6 +38,26 @@ class AssigneeFormField(forms.CharField):
         return int(value)
 
 
+class UtcDateTimeFormField(IsoDateTimeField):
+    """ISO 8601, converted to UTC: PostgreSQL refuses offsets beyond ±15:59 that Python
+    accepts (+17:18 would be a 500), and an offset pushing year 1 out of range is a 400."""
+
+    def clean(self, value: str | None) -> datetime | None:
+        value = super().clean(value)
+        if value is None:
+            return None
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValidationError(_("Дата вне допустимого диапазона."), code="invalid") from exc
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeFormField
+
+
 class PhoneFilter(filters.CharFilter):
     field_class = PhoneFormField
 
@@ -52,8 +76,8 @@ class CaseFilter(filters.FilterSet):
     channel = filters.ChoiceFilter(choices=Channel.choices)
     assignee = AssigneeFilter(method="filter_assignee", max_length=20)
     phone = PhoneFilter(field_name="subscriber__msisdn", max_length=32)
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = filters.CharFilter(method="filter_text", max_length=200, label=_("Поиск по тексту"))
 
     class Meta:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 pytestmark = pytest.mark.django_db
@@ -19,13 +21,19 @@ def fuzz_target(supervisor, make_case):
     cases = [make_case() for _ in range(3)]
     step = cases[0].playbook_version.steps.first()
     _instance, token = AuthToken.objects.create(user=supervisor)
-    return {
+    # As Django's test client does: the WSGI app must not close the test's connection (on
+    # PostgreSQL it would, since the test transaction is not in autocommit mode).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield {
         "token": token,
         "case_ids": [c.pk for c in cases],
         "step_id": step.pk,
         "category": cases[0].category.slug,
         "phone": str(cases[0].subscriber.msisdn),
     }
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def _aim(case, target: dict) -> None:
