@@ -239,3 +239,53 @@ def test_a_key_in_flight_longer_than_the_lock_timeout_is_409_with_retry_after(
         release.set()
         holder.join(10)
     assert connection.vendor == "postgresql"
+
+
+def test_a_crash_after_the_case_insert_leaves_neither_case_nor_key(api, open_body, monkeypatch):
+    import cases.services
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("the timeline write failed")
+
+    monkeypatch.setattr(cases.services, "_event", explode)
+    with pytest.raises(RuntimeError):
+        post(api, open_body())
+    assert Case.objects.count() == IdempotencyKey.objects.count() == 0
+    monkeypatch.undo()
+    assert post(api, open_body()).status_code == 201
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_requests_with_one_external_id_and_two_keys_make_one_case(
+    role_groups, integration, category, open_body, monkeypatch
+):
+    body = open_body()
+    start = threading.Barrier(2)
+    results: list = [None, None]
+    real_case_open = cases.api.case_open
+
+    def slow_case_open(**kwargs):
+        case = real_case_open(**kwargs)
+        time.sleep(0.5)  # the case row is inserted but not committed yet
+        return case
+
+    monkeypatch.setattr(cases.api, "case_open", slow_case_open)
+
+    def send(i: int) -> None:
+        try:
+            client = token_client(integration)
+            start.wait(5)
+            response = post(client, body, key=f"key-{i}")
+            results[i] = (response.status_code, response.json()["id"])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r[0] for r in results) == [200, 201]
+    assert results[0][1] == results[1][1]
+    assert Case.objects.count() == 1
