@@ -357,8 +357,11 @@ def normalize_identifier(kind: str, value: str) -> str:
         return re.sub(r"\s+", " ", value).upper()[:64]
     if kind == ScammerIdentifier.Kind.LINK:
         raw = value if "://" in value else f"http://{value}"
-        parts = urlsplit(raw)
-        host = (parts.hostname or "").lower().removeprefix("www.")
+        try:
+            parts = urlsplit(raw)
+            host = (parts.hostname or "").lower().removeprefix("www.")
+        except ValueError:  # "000[" and the like: urlsplit refuses a broken IPv6 host
+            raise ValidationError({"value": _("Ссылка указана неверно.")}) from None
         if not host or "." not in host:
             raise ValidationError({"value": _("Ссылка указана неверно.")})
         return f"{host}{parts.path.rstrip('/')}" + (f"?{parts.query}" if parts.query else "")

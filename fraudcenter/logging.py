@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 import structlog
 
@@ -28,7 +29,8 @@ class MaskPhoneNumbersFilter(logging.Filter):
         if isinstance(record.msg, dict):
             return True  # a structlog event: mask_event() masks it key by key
         msg = record.getMessage()
-        masked = mask_phones(msg)
+        # Request lines carry query strings: ?phone=%2B7%20916... must be masked too.
+        masked = mask_phones(unquote_plus(msg) if "%" in msg else msg)
         if masked != msg:
             record.msg, record.args = masked, None
         return True
@@ -43,7 +45,7 @@ def mask_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, A
         if key in _PII_KEYS:
             event[key] = "***"
         elif isinstance(value, str):
-            event[key] = mask_phones(value)
+            event[key] = mask_phones(unquote_plus(value) if "%" in value else value)
     return event
 
 
@@ -90,5 +92,9 @@ def logging_config(*, json_logs: bool, level: str) -> dict[str, Any]:
             },
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"django.db.backends": {"level": "WARNING"}},
+        "loggers": {
+            "django.db.backends": {"level": "WARNING"},
+            # runserver's request lines carry query strings (?phone=...): masked by the filter.
+            "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        },
     }

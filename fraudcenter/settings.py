@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "knox",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "phonenumber_field",
     "auditlog",
     "axes",
@@ -204,13 +205,32 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    "EXCEPTION_HANDLER": "cases.api_policies.exception_handler",
+    # Per integration (service account); staff sessions are not throttled.
+    "DEFAULT_THROTTLE_CLASSES": ["cases.api_policies.IntegrationRateThrottle"],
 }
+# Requests per integration account, e.g. "600/min"; 429 with Retry-After beyond it.
+API_INTEGRATION_THROTTLE_RATE = env.str("API_INTEGRATION_THROTTLE_RATE", default="1200/min")
+# How long a retried request waits for the same Idempotency-Key still in flight before 409.
+IDEMPOTENCY_LOCK_TIMEOUT_MS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_MS", default=10_000)
 REST_KNOX = {"AUTO_REFRESH": False, "TOKEN_TTL": None}
 SPECTACULAR_SETTINGS = {
     "TITLE": "fraudcenter API",
     "DESCRIPTION": "API для линии 611 и чата «Звонили мошенники».",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page works offline: Swagger UI and Redoc come from our static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseStatusEnum": "cases.models.Status",
+        "PriorityEnum": "playbooks.models.Priority",
+        "EventKindEnum": "cases.models.CaseEvent.Kind",
+        "IdentifierKindEnum": "cases.models.ScammerIdentifier.Kind",
+        "ReminderStatusEnum": "reminders.models.Reminder.Status",
+    },
 }
 
 # --- Domain ---------------------------------------------------------------------------------

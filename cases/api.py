@@ -1,0 +1,483 @@
+"""REST API v1 for the 611 line (telephony) and the in-app chat backend.
+
+Thin views: check access, validate the input serializer, call a service from
+cases.services (which owns the transaction and writes the timeline with request.user as
+actor), render an output serializer.
+
+Who sees what:
+- staff (specialist, supervisor, manager) see every case, as in the staff UI; changes follow
+  cases/rules.py (a specialist works own or unassigned cases, a supervisor any, a manager
+  none);
+- an integration (service account) sees and works only the cases it created itself, and
+  may append chat lines to any case of channel «chat» (a chat the specialist opened by
+  hand). Other cases answer 404 to it, as if they did not exist. The screen pop
+  (subscriber lookup) shows the subscriber's whole history: that is what it is for;
+- a user without a role gets 403 everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.http import Http404
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from playbooks.models import Category, Playbook, Step
+
+from . import serializers as s
+from .filters import CaseFilter
+from .idempotency import (
+    MAX_KEY_LENGTH,
+    StoredResponse,
+    idempotent_call,
+    request_fingerprint,
+    to_json,
+)
+from .models import Case, Channel
+from .roles import Role, has_role
+from .selectors import (
+    case_get_detail,
+    case_steps,
+    identifiers_for_case,
+    subscriber_find,
+    subscriber_history,
+)
+from .services import (
+    case_add_identifier,
+    case_append_message,
+    case_assign,
+    case_open,
+    case_record_step,
+    case_set_status,
+    case_update,
+    subscriber_card_accessed,
+)
+
+# --- Access --------------------------------------------------------------------------------
+
+
+def _require(request: Request, perm: str, obj: Any = None) -> None:
+    if not request.user.has_perm(perm, obj):
+        raise PermissionDenied(_("Недостаточно прав."))
+
+
+class CanViewCases(BasePermission):
+    """Any role: staff and integrations."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.has_perm("cases.view_case"))
+
+
+API_PERMISSIONS = [IsAuthenticated, CanViewCases]
+
+
+def _integration_only(user: Any) -> bool:
+    return has_role(user, Role.INTEGRATION) and not has_role(
+        user, Role.SPECIALIST, Role.SUPERVISOR, Role.MANAGER
+    )
+
+
+def cases_visible_to(user: Any, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
+    queryset = Case.objects.all() if queryset is None else queryset
+    if _integration_only(user):
+        return queryset.filter(created_by=user)
+    return queryset
+
+
+def _case_or_404(request: Request, case_id: int, *, chat: bool = False) -> Case:
+    """The case if this user may see it (an integration: its own; with chat=True also any
+    chat case), else 404."""
+    queryset = Case.objects.all()
+    if _integration_only(request.user):
+        visible = Q(created_by=request.user)
+        if chat:
+            visible |= Q(channel=Channel.CHAT)
+        queryset = queryset.filter(visible)
+    case = queryset.filter(pk=case_id).first()
+    if case is None:
+        raise Http404
+    return case
+
+
+def _can_work(user: Any, case: Case) -> bool:
+    """Steps and identifiers: the staff who may change the case, or the integration that
+    opened it (the IVR captures the scammer's number; the chat bot walks the steps)."""
+    if user.has_perm("cases.change_case", case):
+        return True
+    return has_role(user, Role.INTEGRATION) and case.created_by_id == user.pk
+
+
+def _parse_if_match(request: Request) -> int | None:
+    """If-Match: 7, "7" or W/"7" → 7; absent or * → None (no check)."""
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    match = re.fullmatch(r'\s*(?:W/)?"?(\d{1,9})"?\s*', raw)
+    if not match:
+        raise ValidationError({"If-Match": [_("Укажите версию обращения числом.")]})
+    return int(match.group(1))
+
+
+def _with_etag(response: Response, version: int) -> Response:
+    response["ETag"] = f'"{version}"'
+    return response
+
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Обязателен для интеграций: повтор с тем же ключом и телом вернёт тот же ответ.",
+)
+IF_MATCH_HEADER = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Версия обращения (из ETag или поля version); 412, если её уже изменили.",
+)
+ERRORS = {
+    400: OpenApiResponse(description="Ошибки в полях: {поле: [сообщения]}"),
+    401: OpenApiResponse(s.ErrorSerializer, description="Нет или неверный токен"),
+    403: OpenApiResponse(s.ErrorSerializer, description="Недостаточно прав"),
+    404: OpenApiResponse(s.ErrorSerializer, description="Не найдено"),
+    429: OpenApiResponse(s.ErrorSerializer, description="Слишком много запросов"),
+}
+
+
+# --- Subscribers -----------------------------------------------------------------------------
+
+
+class LookupQuerySerializer(serializers.Serializer):
+    phone = s.PhoneField()
+
+
+class SubscriberLookupApi(APIView):
+    """The screen pop when a call arrives."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="subscribers_lookup",
+        parameters=[LookupQuerySerializer],
+        responses={200: s.SubscriberLookupSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        _require(request, "cases.view_subscriber")
+        query = LookupQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        subscriber = subscriber_find(phone=query.validated_data["phone"])
+        if subscriber is None:
+            raise Http404
+        history = subscriber_history(subscriber=subscriber)
+        subscriber_card_accessed(subscriber=subscriber)
+        data = s.SubscriberLookupSerializer(
+            {
+                "subscriber": subscriber,
+                "open_cases": history.open_cases,
+                "recent_cases": history.recent_cases,
+                "total_cases": history.total_cases,
+                "cases_in_repeat_window": history.cases_in_repeat_window,
+                "is_repeat_victim": history.is_repeat_victim,
+            }
+        ).data
+        return Response(data)
+
+
+# --- Cases -----------------------------------------------------------------------------------
+
+
+class CasePagination(CursorPagination):
+    """Newest first, by (created_at, id) — the case_created_idx index. No COUNT(*)."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 25
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class CaseListOpenApi(generics.GenericAPIView):
+    """GET: the case list with filters. POST: open a case (idempotent)."""
+
+    permission_classes = API_PERMISSIONS
+    pagination_class = CasePagination
+    filterset_class = CaseFilter
+    serializer_class = s.CaseListSerializer
+
+    def get_queryset(self) -> QuerySet[Case]:
+        return cases_visible_to(self.request.user, Case.objects.for_list())
+
+    @extend_schema(operation_id="cases_list", responses={200: s.CaseListSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.CaseListSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="cases_open",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=s.CaseOpenInputSerializer,
+        responses={
+            201: s.CaseCreatedSerializer,
+            200: OpenApiResponse(
+                s.CaseCreatedSerializer,
+                description="Обращение с этим external_id от этой интеграции уже есть",
+            ),
+            409: OpenApiResponse(s.ErrorSerializer, description="Запрос с этим ключом ещё идёт"),
+            422: OpenApiResponse(s.ErrorSerializer, description="Ключ уже был с другим телом"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        _require(request, "cases.add_case")
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+            raise ValidationError({"Idempotency-Key": [_("Слишком длинный или неверный ключ.")]})
+        if not key:
+            if has_role(request.user, Role.INTEGRATION):
+                raise ValidationError(
+                    {"Idempotency-Key": [_("Интеграции обязаны передавать Idempotency-Key.")]}
+                )
+            status_code, body, _case = self._open(request)
+            return Response(to_json(body), status=status_code)
+        stored: StoredResponse = idempotent_call(
+            owner=request.user,
+            key=key,
+            fingerprint=request_fingerprint(request.data),
+            handler=lambda: self._open(request),
+        )
+        response = Response(stored.body, status=stored.status)
+        if stored.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+    def _open(self, request: Request) -> tuple[int, Any, Case | None]:
+        data = s.CaseOpenInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        category: Category = fields.pop("category")
+        try:
+            case = case_open(actor=request.user, category=category, **fields)
+        except (IntegrityError, DjangoValidationError):
+            # The second guard: this integration already sent this call/chat id. full_clean()
+            # reports it as a constraint error; a concurrent twin hits the unique index.
+            case = self._existing(request, fields["external_id"])
+            if case is None:
+                raise
+            version = case.playbook_version
+            playbook = version.playbook if version else None
+            status_code = status.HTTP_200_OK
+        else:
+            # The category was loaded with its playbook and current version: the pinned one.
+            playbook = getattr(category, "playbook", None)
+            version = playbook.current_version if playbook else None
+            status_code = status.HTTP_201_CREATED
+        steps = list(Step.objects.filter(version_id=version.pk)) if version else []
+        context = {"playbook": playbook, "playbook_version": version, "steps": steps}
+        return status_code, s.CaseCreatedSerializer(case, context=context).data, case
+
+    def _existing(self, request: Request, external_id: str) -> Case | None:
+        if not external_id:
+            return None
+        return (
+            Case.objects.for_list()
+            .select_related("playbook_version__playbook")
+            .filter(created_by=request.user, external_id=external_id)
+            .first()
+        )
+
+
+class CaseDetailApi(APIView):
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(operation_id="cases_retrieve", responses={200: s.CaseDetailSerializer, **ERRORS})
+    def get(self, request: Request, case_id: int) -> Response:
+        try:
+            case = case_get_detail(case_id=case_id)
+        except Case.DoesNotExist:
+            raise Http404 from None
+        if _integration_only(request.user) and case.created_by_id != request.user.pk:
+            raise Http404
+        prefetch_related_objects([case], "reminders")
+        rows = case_steps(case=case)
+        context = {
+            "steps": [row.step for row in rows],
+            "outcomes": {o.step_id: o for o in case.step_outcomes.all()},
+            "identifiers": identifiers_for_case(case=case),
+        }
+        data = s.CaseDetailSerializer(case, context=context).data
+        return _with_etag(Response(data), case.version)
+
+    @extend_schema(
+        operation_id="cases_update",
+        parameters=[IF_MATCH_HEADER],
+        request=s.CaseUpdateInputSerializer,
+        responses={
+            200: s.CaseListSerializer,
+            412: OpenApiResponse(s.ErrorSerializer, description="Версия устарела"),
+            **ERRORS,
+        },
+    )
+    def patch(self, request: Request, case_id: int) -> Response:
+        case = _case_or_404(request, case_id)
+        _require(request, "cases.change_case", case)
+        expected = _parse_if_match(request)
+        data = s.CaseUpdateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = self._apply(request, case, expected, dict(data.validated_data))
+        case = Case.objects.for_list().get(pk=case.pk)
+        return _with_etag(Response(s.CaseListSerializer(case).data), case.version)
+
+    def _apply(self, request: Request, case: Case, expected: int | None, changes: dict) -> Case:
+        """Each part goes through its service; all in one transaction, so a refusal in the
+        last part leaves the first ones unsaved. The version is checked by the first
+        service to run; the later ones follow the version it produced."""
+        actor = request.user
+        status_value = changes.pop("status", None)
+        comment = changes.pop("comment", "")
+        assignee_given = "assignee" in changes
+        assignee = changes.pop("assignee", None)
+        if status_value in ("resolved", "closed") and "outcome" in changes:
+            outcome = changes.pop("outcome")
+        else:
+            outcome = ""
+
+        def follow(updated: Case) -> int | None:
+            return None if expected is None else updated.version
+
+        with transaction.atomic():
+            if changes:
+                case = case_update(case=case, actor=actor, expected_version=expected, **changes)
+                expected = follow(case)
+            if assignee_given:
+                case = case_assign(
+                    case=case, assignee=assignee, actor=actor, expected_version=expected
+                )
+                expected = follow(case)
+            if status_value:
+                case = case_set_status(
+                    case=case,
+                    status=status_value,
+                    actor=actor,
+                    outcome=outcome,
+                    comment=comment,
+                    expected_version=expected,
+                )
+        return case
+
+
+class CaseMessageCreateApi(APIView):
+    """A chat transcript line; the same external_id twice is the same line (200)."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="cases_messages_create",
+        request=s.ChatMessageInputSerializer,
+        responses={
+            201: s.ChatMessageSerializer,
+            200: OpenApiResponse(s.ChatMessageSerializer, description="Уже было: то же сообщение"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = _case_or_404(request, case_id, chat=True)
+        _require(request, "cases.add_chatmessage")
+        data = s.ChatMessageInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = case_append_message(case=case, actor=request.user, **data.validated_data)
+        return Response(
+            s.ChatMessageSerializer(message).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class CaseStepRecordApi(APIView):
+    """Record (or correct) the outcome of a step of the case's pinned playbook."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="cases_steps_record",
+        request=s.StepOutcomeInputSerializer,
+        responses={200: s.StepOutcomeSerializer, **ERRORS},
+    )
+    def post(self, request: Request, case_id: int, step_id: int) -> Response:
+        case = _case_or_404(request, case_id)
+        if not _can_work(request.user, case):
+            raise PermissionDenied(_("Недостаточно прав."))
+        step = Step.objects.filter(pk=step_id).first()
+        if step is None:
+            raise Http404
+        data = s.StepOutcomeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = case_record_step(case=case, step=step, actor=request.user, **data.validated_data)
+        return Response(s.StepOutcomeSerializer(outcome).data)
+
+
+class CaseIdentifierAddApi(APIView):
+    """Link a scammer's phone number, SMS sender name or link to the case (idempotent)."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="cases_identifiers_add",
+        request=s.IdentifierInputSerializer,
+        responses={201: s.IdentifierSerializer, **ERRORS},
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = _case_or_404(request, case_id)
+        if not _can_work(request.user, case):
+            raise PermissionDenied(_("Недостаточно прав."))
+        data = s.IdentifierInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        identifier = case_add_identifier(case=case, actor=request.user, **data.validated_data)
+        return Response(s.IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
+
+
+# --- Reference data --------------------------------------------------------------------------
+
+
+class CategoryViewSet(viewsets.ReadOnlyModelViewSet):
+    """Active fraud categories, in display order."""
+
+    permission_classes = API_PERMISSIONS
+    serializer_class = s.CategorySerializer
+    lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    pagination_class = None
+    filter_backends: list = []
+    queryset = Category.objects.active().select_related("playbook")
+
+
+class PlaybookViewSet(viewsets.ReadOnlyModelViewSet):
+    """Playbooks with their current published version (the one new cases pin)."""
+
+    permission_classes = API_PERMISSIONS
+    lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    pagination_class = None
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Playbook]:
+        queryset = Playbook.objects.select_related("category", "current_version")
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                Prefetch("current_version__steps", queryset=Step.objects.order_by("position"))
+            )
+        return queryset
+
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return s.PlaybookDetailSerializer if self.action == "retrieve" else s.PlaybookSerializer

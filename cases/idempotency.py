@@ -1,0 +1,116 @@
+"""Idempotency-Key handling (IETF draft "The Idempotency-Key HTTP Header Field").
+
+The key row is inserted FIRST inside the request's transaction, and the business rows
+(the case, its subscriber, its timeline event, anything case_open writes) and the stored
+response commit together with it. So:
+
+- a retry after the first request committed finds the row in state DONE and replays the
+  stored status and body, creating nothing;
+- a retry while the first request is still running blocks on the unique index
+  (owner, key) until the first one commits, then replays its answer: both callers get
+  the same response. If it waits longer than IDEMPOTENCY_LOCK_TIMEOUT_MS (PostgreSQL's
+  lock_timeout) it gets 409 and may retry later;
+- if the first request fails (bad input, a crash) its transaction rolls back with the
+  key row, and the same key may be used again;
+- the same key with another body is 422.
+
+On SQLite, IMMEDIATE transactions serialise writers, so the second request waits for the
+first one's commit in the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.utils.encoders import JSONEncoder
+
+from .models import Case, IdempotencyKey
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyKeyReused(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = _("Этот Idempotency-Key уже использован для другого запроса.")
+    default_code = "idempotency_key_reused"
+
+
+class IdempotencyKeyInFlight(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("Запрос с этим Idempotency-Key ещё выполняется. Повторите позже.")
+    default_code = "idempotency_key_in_flight"
+    retry_after_seconds = 1
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: Any
+    replayed: bool
+    case_id: int | None = None
+
+
+def to_json(data: Any) -> Any:
+    """What the response renders to, as plain JSON types (dates, decimals → strings)."""
+    return json.loads(json.dumps(data, cls=JSONEncoder))
+
+
+def request_fingerprint(data: Any) -> str:
+    """A hash of the request body that ignores key order and whitespace."""
+    if hasattr(data, "lists"):  # a form-encoded QueryDict
+        data = {k: v if len(v) > 1 else v[0] for k, v in data.lists()}
+    canonical = json.dumps(data, cls=JSONEncoder, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def idempotent_call(
+    *,
+    owner: AbstractBaseUser,
+    key: str,
+    fingerprint: str,
+    handler: Callable[[], tuple[int, Any, Case | None]],
+) -> StoredResponse:
+    """Run handler() once per (owner, key); replay its stored answer for every retry.
+
+    handler returns (status, JSON body, case) and runs inside this transaction; an
+    exception from it rolls back everything, the key row included."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            timeout = int(settings.IDEMPOTENCY_LOCK_TIMEOUT_MS)
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = {timeout}")
+        try:
+            with transaction.atomic():
+                # Blocks here while another transaction holds an uncommitted row for this key.
+                record = IdempotencyKey.objects.create(
+                    owner=owner, key=key, request_hash=fingerprint
+                )
+        except OperationalError as exc:  # lock_timeout: the first request is still running
+            raise IdempotencyKeyInFlight() from exc
+        except IntegrityError:
+            record = IdempotencyKey.objects.get(owner=owner, key=key)
+            if record.request_hash != fingerprint:
+                raise IdempotencyKeyReused() from None
+            if record.state != IdempotencyKey.State.DONE:
+                raise IdempotencyKeyInFlight() from None
+            return StoredResponse(
+                record.response_status or 200, record.response_body, True, record.case_id
+            )
+        status_code, body, case = handler()
+        body = to_json(body)
+        record.state = IdempotencyKey.State.DONE
+        record.response_status = status_code
+        record.response_body = body
+        record.case = case
+        record.save(update_fields=["state", "response_status", "response_body", "case"])
+        return StoredResponse(status_code, body, False, case.pk if case else None)

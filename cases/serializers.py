@@ -1,0 +1,382 @@
+"""API input and output shapes. No business rules here: inputs are validated for shape and
+handed to cases.services; outputs read what the selectors loaded (nothing counted per row)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from playbooks.models import Category, Playbook, PlaybookVersion, Priority, Step
+from reminders.models import Reminder
+
+from .models import (
+    Case,
+    CaseEvent,
+    Channel,
+    ChatMessage,
+    Outcome,
+    ScammerIdentifier,
+    Status,
+    StepOutcome,
+    Subscriber,
+)
+from .services import normalize_msisdn
+
+User = get_user_model()
+
+
+# --- Fields ------------------------------------------------------------------------------------
+
+
+class PhoneField(serializers.CharField):
+    """Any common Russian format in, E.164 out; a malformed number is a field error."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        text = super().to_internal_value(data)
+        try:
+            return normalize_msisdn(text)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+
+# --- Reference data ----------------------------------------------------------------------------
+
+
+class StepSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Step
+        fields = ["id", "position", "title", "instruction", "script", "is_required"]
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    playbook = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Category
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "sla_minutes",
+            "urgent_sla_minutes",
+            "default_priority",
+            "playbook",
+        ]
+
+
+class PlaybookSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    version = serializers.IntegerField(source="current_version.number", allow_null=True)
+
+    class Meta:
+        model = Playbook
+        fields = ["slug", "title", "category", "version"]
+
+
+class PlaybookDetailSerializer(PlaybookSerializer):
+    steps = serializers.SerializerMethodField()
+    published_at = serializers.DateTimeField(source="current_version.published_at", default=None)
+
+    class Meta(PlaybookSerializer.Meta):
+        fields = [*PlaybookSerializer.Meta.fields, "published_at", "steps"]
+
+    @extend_schema_field(StepSerializer(many=True))
+    def get_steps(self, playbook: Playbook) -> list[dict]:
+        version = playbook.current_version
+        if version is None:
+            return []
+        return StepSerializer(version.steps.all(), many=True).data
+
+
+class PinnedPlaybookSerializer(serializers.Serializer):
+    """The playbook version a case pinned, with its steps."""
+
+    slug = serializers.CharField(source="playbook.slug")
+    title = serializers.CharField(source="playbook.title")
+    version = serializers.IntegerField(source="number")
+    steps = StepSerializer(many=True)
+
+
+# --- Subscribers -------------------------------------------------------------------------------
+
+
+class SubscriberSerializer(serializers.ModelSerializer):
+    msisdn = serializers.CharField(help_text="E.164")
+    time_zone = serializers.CharField()
+
+    class Meta:
+        model = Subscriber
+        fields = ["id", "msisdn", "name", "time_zone", "sms_opt_out"]
+
+
+class UserRefSerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name"]
+
+    def get_name(self, user: Any) -> str:
+        return user.get_full_name() or user.get_username()
+
+
+# --- Cases -------------------------------------------------------------------------------------
+
+
+class CaseListSerializer(serializers.ModelSerializer):
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    subscriber = SubscriberSerializer(read_only=True)
+    assignee = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "number",
+            "channel",
+            "status",
+            "priority",
+            "category",
+            "subscriber",
+            "assignee",
+            "summary",
+            "outcome",
+            "external_id",
+            "created_at",
+            "due_at",
+            "version",
+        ]
+
+
+class HistoryCaseSerializer(serializers.ModelSerializer):
+    """A case in the subscriber's history: what the screen pop shows (no subscriber again)."""
+
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    assignee = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "number",
+            "channel",
+            "status",
+            "priority",
+            "category",
+            "assignee",
+            "summary",
+            "outcome",
+            "created_at",
+            "due_at",
+        ]
+
+
+class SubscriberLookupSerializer(serializers.Serializer):
+    subscriber = SubscriberSerializer()
+    open_cases = HistoryCaseSerializer(many=True)
+    recent_cases = HistoryCaseSerializer(many=True)
+    total_cases = serializers.IntegerField()
+    cases_in_repeat_window = serializers.IntegerField()
+    is_repeat_victim = serializers.BooleanField()
+
+
+class CaseCreatedSerializer(CaseListSerializer):
+    """The 201 answer to POST /cases/: the case with its pinned playbook's steps.
+
+    The view passes the steps in context so this serializer runs no query of its own."""
+
+    playbook = serializers.SerializerMethodField()
+
+    class Meta(CaseListSerializer.Meta):
+        fields = [*CaseListSerializer.Meta.fields, "code_disclosed", "password_disclosed",
+                  "personal_data_disclosed", "money_lost", "money_amount", "playbook"]  # fmt: skip
+
+    @extend_schema_field(PinnedPlaybookSerializer(allow_null=True))
+    def get_playbook(self, case: Case) -> dict | None:
+        version: PlaybookVersion | None = self.context.get("playbook_version")
+        playbook: Playbook | None = self.context.get("playbook")
+        if version is None or playbook is None:
+            return None
+        return {
+            "slug": playbook.slug,
+            "title": playbook.title,
+            "version": version.number,
+            "steps": StepSerializer(self.context.get("steps", []), many=True).data,
+        }
+
+
+class CaseEventSerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = CaseEvent
+        fields = ["id", "kind", "actor", "text", "data", "created_at"]
+
+
+class StepOutcomeSerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = StepOutcome
+        fields = ["step", "result", "note", "actor", "recorded_at"]
+
+
+class CaseStepSerializer(StepSerializer):
+    outcome = serializers.SerializerMethodField()
+
+    class Meta(StepSerializer.Meta):
+        fields = [*StepSerializer.Meta.fields, "outcome"]
+
+    @extend_schema_field(StepOutcomeSerializer(allow_null=True))
+    def get_outcome(self, step: Step) -> dict | None:
+        outcome = self.context["outcomes"].get(step.pk)
+        return StepOutcomeSerializer(outcome).data if outcome else None
+
+
+class IdentifierSerializer(serializers.ModelSerializer):
+    case_count = serializers.IntegerField(
+        read_only=True, default=None, help_text=_("В скольких обращениях встречался")
+    )
+
+    class Meta:
+        model = ScammerIdentifier
+        fields = ["id", "kind", "value", "first_seen_at", "case_count"]
+
+
+class ChatMessageSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChatMessage
+        fields = ["id", "external_id", "author", "text", "sent_at", "created_at"]
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Reminder
+        fields = ["id", "step", "text", "parts", "send_after", "status", "sent_at", "delivered_at"]
+
+
+class CaseDetailSerializer(CaseCreatedSerializer):
+    """The case with its timeline, steps and outcomes, identifiers, chat and reminders.
+
+    Everything comes from the prefetches and the context the view filled."""
+
+    created_by = UserRefSerializer(read_only=True, allow_null=True)
+    timeline = CaseEventSerializer(source="events", many=True, read_only=True)
+    messages = ChatMessageSerializer(many=True, read_only=True)
+    identifiers = serializers.SerializerMethodField()
+    reminders = ReminderSerializer(many=True, read_only=True)
+
+    class Meta(CaseCreatedSerializer.Meta):
+        fields = [*CaseCreatedSerializer.Meta.fields, "description", "created_by", "updated_at",
+                  "first_action_at", "resolved_at", "closed_at", "timeline", "messages",
+                  "identifiers", "reminders"]  # fmt: skip
+
+    @extend_schema_field(PinnedPlaybookSerializer(allow_null=True))
+    def get_playbook(self, case: Case) -> dict | None:
+        version = case.playbook_version
+        if version is None:
+            return None
+        return {
+            "slug": version.playbook.slug,
+            "title": version.playbook.title,
+            "version": version.number,
+            "steps": CaseStepSerializer(
+                self.context["steps"], many=True, context={"outcomes": self.context["outcomes"]}
+            ).data,
+        }
+
+    @extend_schema_field(IdentifierSerializer(many=True))
+    def get_identifiers(self, case: Case) -> list[dict]:
+        return IdentifierSerializer(self.context["identifiers"], many=True).data
+
+
+# --- Inputs ------------------------------------------------------------------------------------
+
+
+class CaseOpenInputSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    phone = PhoneField()
+    category = serializers.SlugRelatedField(
+        slug_field="slug",
+        queryset=Category.objects.active().select_related("playbook__current_version"),
+    )
+    summary = serializers.CharField(max_length=300)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=128,
+        help_text=_("Идентификатор звонка или чата"),
+    )  # fmt: skip
+    subscriber_name = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=200
+    )
+    time_zone = serializers.CharField(required=False, allow_null=True, default=None)
+    code_disclosed = serializers.BooleanField(required=False, default=False)
+    password_disclosed = serializers.BooleanField(required=False, default=False)
+    personal_data_disclosed = serializers.BooleanField(required=False, default=False)
+    money_lost = serializers.BooleanField(required=False, default=False)
+    money_amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, required=False, allow_null=True, default=None,
+        min_value=0,
+    )  # fmt: skip
+
+    def validate_time_zone(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise serializers.ValidationError(_("Неизвестный часовой пояс.")) from exc
+        return value
+
+
+class CaseUpdateInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    category = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Category.objects.active(), required=False
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True), required=False, allow_null=True
+    )
+    summary = serializers.CharField(max_length=300, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    comment = serializers.CharField(required=False, allow_blank=True, default="",
+                                    help_text=_("Комментарий к смене статуса"))  # fmt: skip
+
+    def validate(self, attrs: dict) -> dict:
+        if not (set(attrs) - {"comment"}):
+            raise serializers.ValidationError(_("Нечего изменять."))
+        return attrs
+
+
+class ChatMessageInputSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=128)
+    author = serializers.ChoiceField(choices=ChatMessage.Author.choices)
+    text = serializers.CharField(max_length=10_000)
+    sent_at = serializers.DateTimeField()
+
+
+class StepOutcomeInputSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=StepOutcome.Result.choices)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class IdentifierInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ScammerIdentifier.Kind.choices)
+    value = serializers.CharField(max_length=500)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
