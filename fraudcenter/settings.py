@@ -284,5 +284,8 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "filters": ["mask_pii"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "smpp": {"level": "WARNING"},  # smpplib logs every connect and PDU
+    },
 }
