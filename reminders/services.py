@@ -478,41 +478,58 @@ def reminders_record_results(results: list[SendResult], *, now: datetime | None 
 
 def reminders_record_receipts(receipts: list[Receipt], *, now: datetime | None = None) -> int:
     """Delivery reports: by gateway message id, or by our reference ("fc-<id>").
-    Queries: one SELECT for the batch, then per report one conditional UPDATE + the event."""
+
+    Queries for a batch: the locking SELECT of the matching rows, one UPDATE for the delivered
+    ones, one per failed one (rare), one bulk INSERT of timeline events."""
     if not receipts:
         return 0
     now = now or timezone.now()
     ids = [r.message_id for r in receipts if r.message_id]
-    refs = [_reference_id(r.reference) for r in receipts if r.reference]
-    found: dict[str, tuple[int, int]] = {}
-    rows = Reminder.objects.filter(gateway_message_id__in=ids) if ids else Reminder.objects.none()
-    if refs:
-        rows = rows | Reminder.objects.filter(pk__in=[x for x in refs if x])
-    for pk, case_id, mid in rows.values_list("pk", "case_id", "gateway_message_id"):
-        found[f"id:{mid}"] = (pk, case_id)
-        found[f"ref:{pk}"] = (pk, case_id)
-    done = 0
+    refs = [x for x in (_reference_id(r.reference) for r in receipts if r.reference) if x]
     with transaction.atomic():
+        rows = Reminder.objects.filter(gateway_message_id__in=ids) if ids else None
+        if refs:
+            by_ref = Reminder.objects.filter(pk__in=refs)
+            rows = by_ref if rows is None else rows | by_ref
+        if rows is None:
+            return 0
+        found: dict[str, tuple[int, int]] = {}
+        open_statuses = {S.SENT, S.SENDING, S.UNKNOWN}
+        for pk, case_id, mid, status in (
+            rows.select_for_update()
+            .order_by("pk")
+            .values_list("pk", "case_id", "gateway_message_id", "status")
+        ):
+            if status in open_statuses:
+                found[f"id:{mid}"] = found[f"ref:{pk}"] = (pk, case_id)
+        delivered: dict[int, int] = {}
+        failed: dict[int, tuple[int, str]] = {}
         for receipt in receipts:
             hit = found.get(f"id:{receipt.message_id}") if receipt.message_id else None
             if hit is None and receipt.reference:
                 hit = found.get(f"ref:{_reference_id(receipt.reference)}")
-            if hit is None:
+            if hit is None or hit[0] in delivered or hit[0] in failed:
                 continue
-            pk, case_id = hit
-            qs = Reminder.objects.filter(pk=pk, status__in=(S.SENT, S.SENDING, S.UNKNOWN))
             if receipt.delivered:
-                changed = qs.update(status=S.DELIVERED, delivered_at=now, updated_at=now)
-                kind = K.SMS_DELIVERED
+                delivered[hit[0]] = hit[1]
             else:
-                changed = qs.update(
-                    status=S.FAILED, last_error=receipt.error[:1000], updated_at=now
-                )
-                kind = K.SMS_FAILED
-            if changed:
-                _event(case_id, kind, pk, text=receipt.error[:500], status=str(kind)).save()
-                done += 1
-    return done
+                failed[hit[0]] = (hit[1], receipt.error[:1000])
+        if delivered:
+            Reminder.objects.filter(pk__in=list(delivered)).update(
+                status=S.DELIVERED, delivered_at=now, updated_at=now
+            )
+        for pk, (_case_id, error) in failed.items():
+            Reminder.objects.filter(pk=pk).update(status=S.FAILED, last_error=error, updated_at=now)
+        events = [
+            _event(case_id, K.SMS_DELIVERED, pk, status="delivered")
+            for pk, case_id in delivered.items()
+        ]
+        events += [
+            _event(case_id, K.SMS_FAILED, pk, text=error[:500], status="undeliverable")
+            for pk, (case_id, error) in failed.items()
+        ]
+        CaseEvent.objects.bulk_create(events)
+    return len(delivered) + len(failed)
 
 
 def reminder_reference(reminder_id: int) -> str:
