@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -425,12 +425,29 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.SMS_RETRY_MAX_SECONDS))
 
 
+def _set_message_ids(pairs: list[tuple[int, str]]) -> None:
+    """Each row its own gateway id, in one UPDATE (bulk_update's CASE costs ~10 ms a row)."""
+    if not pairs:
+        return
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    rows = " UNION ALL ".join(["SELECT %s AS rid, %s AS mid"] * len(pairs))
+    params = [x for pair in pairs for x in pair]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET gateway_message_id = v.mid FROM ({rows}) AS v "
+            f"WHERE {table}.id = v.rid",
+            params,
+        )
+
+
 def reminders_record_results(results: list[SendResult], *, now: datetime | None = None) -> None:
     """Record what the gateway said, in one transaction for the batch.
 
     The rows are locked first so that a delivery report racing in (HTTP callbacks can beat
     the worker) is not overwritten: a reminder already "delivered" keeps that status.
-    Queries: the locking SELECT, one bulk UPDATE, one bulk INSERT of timeline events."""
+    Queries for a batch that went out: the locking SELECT, one UPDATE of the status, one of
+    the gateway ids, one bulk INSERT of timeline events; retries and failures add one UPDATE
+    per distinct error."""
     if not results:
         return
     now = now or timezone.now()
@@ -439,40 +456,46 @@ def reminders_record_results(results: list[SendResult], *, now: datetime | None 
         rows = list(
             Reminder.objects.select_for_update()
             .filter(pk__in=list(by_id))
-            .only("pk", "case_id", "status", "attempts", "parts", "send_after", "delivered_at")
+            .order_by("pk")
+            .values_list("pk", "case_id", "status", "attempts", "parts")
         )
-        changed, events = [], []
-        for row in rows:
-            res = by_id[row.pk]
-            if row.status not in (S.SENDING, S.UNKNOWN, S.DELIVERED):
+        sent: list[int] = []
+        already_delivered: list[int] = []
+        message_ids: list[tuple[int, str]] = []
+        grouped: dict[tuple[str, str, int], list[int]] = {}
+        events = []
+        for pk, case_id, status, attempts, parts in rows:
+            res = by_id[pk]
+            if status not in (S.SENDING, S.UNKNOWN, S.DELIVERED):
                 continue  # not ours any more (a person resolved it)
-            row.last_error = res.error[:1000]
+            if res.message_id:
+                message_ids.append((pk, res.message_id[:128]))
+            error = res.error[:1000]
             if res.outcome == "sent":
-                row.gateway_message_id = res.message_id
-                row.sent_at = now
-                if row.status != S.DELIVERED:
-                    row.status = S.SENT
+                (already_delivered if status == S.DELIVERED else sent).append(pk)
                 events.append(
-                    _event(row.case_id, K.SMS_SENT, row, message_id=res.message_id, parts=row.parts)
+                    _event(case_id, K.SMS_SENT, pk, message_id=res.message_id, parts=parts)
                 )
-            elif res.outcome == "retry" and row.attempts < settings.SMS_MAX_ATTEMPTS:
-                row.status = S.SCHEDULED
-                row.send_after = now + retry_delay(row.attempts)
+            elif res.outcome == "retry" and attempts < settings.SMS_MAX_ATTEMPTS:
+                grouped.setdefault((S.SCHEDULED, error, attempts), []).append(pk)
             elif res.outcome in ("retry", "failed"):
-                row.status = S.FAILED
-                events.append(
-                    _event(row.case_id, K.SMS_FAILED, row, text=res.error[:500], status="failed")
-                )
-            else:  # unknown
-                row.status = S.UNKNOWN
-                row.gateway_message_id = res.message_id
-                events.append(
-                    _event(row.case_id, K.SMS_FAILED, row, text=res.error[:500], status="unknown")
-                )
-            row.updated_at = now
-            changed.append(row)
-        fields = ["status", "last_error", "gateway_message_id", "sent_at", "send_after"]
-        Reminder.objects.bulk_update(changed, [*fields, "updated_at"])
+                grouped.setdefault((S.FAILED, error, 0), []).append(pk)
+                events.append(_event(case_id, K.SMS_FAILED, pk, text=error[:500], status="failed"))
+            else:  # unknown: a person checks; never resent by the dispatcher
+                grouped.setdefault((S.UNKNOWN, error, 0), []).append(pk)
+                events.append(_event(case_id, K.SMS_FAILED, pk, text=error[:500], status="unknown"))
+        if sent:
+            Reminder.objects.filter(pk__in=sent).update(
+                status=S.SENT, sent_at=now, last_error="", updated_at=now
+            )
+        if already_delivered:
+            Reminder.objects.filter(pk__in=already_delivered).update(sent_at=now, updated_at=now)
+        for (status, error, attempts), pks in grouped.items():
+            changes: dict[str, Any] = {"status": status, "last_error": error, "updated_at": now}
+            if status == S.SCHEDULED:
+                changes["send_after"] = now + retry_delay(attempts)
+            Reminder.objects.filter(pk__in=pks).update(**changes)
+        _set_message_ids(message_ids)
         CaseEvent.objects.bulk_create(events)
 
 

@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
@@ -116,16 +117,22 @@ def test_a_dropped_connection_marks_the_unanswered_sms_unknown_and_the_rest_go_o
     reminders = _due_reminders(sms_case, specialist, [f"Текст {i}" for i in range(5)])
     smsc.drop_on_submit = 3
     services.reminders_dispatch(budget_seconds=0)
-    statuses = dict(Reminder.objects.values_list("pk", "status"))
-    sent = [pk for pk, st in statuses.items() if st in OUT]
-    unknown = [pk for pk, st in statuses.items() if st == S.UNKNOWN]
-    assert len(sent) == 2 and len(unknown) + len(sent) + _scheduled() == 5 and unknown
+    statuses = Counter(Reminder.objects.values_list("status", flat=True))
+    # The dropped SMS (and any whose answer the hang-up swallowed) is unknown, never retried.
+    assert statuses[S.UNKNOWN] >= 1
+    assert set(statuses) <= {S.SENT, S.DELIVERED, S.UNKNOWN, S.SCHEDULED}
     # The reminders never written to the socket are retried on a fresh session, once each.
     Reminder.objects.filter(status=S.SCHEDULED).update(send_after=timezone.now())
     services.reminders_dispatch(budget_seconds=0)
+    final = Counter(Reminder.objects.values_list("status", flat=True))
+    assert (
+        set(final) <= {S.SENT, S.DELIVERED, S.UNKNOWN} and final[S.UNKNOWN] == statuses[S.UNKNOWN]
+    )
     texts = smsc.accepted_texts()
-    assert len(texts) == len(set(texts)) == 5 - len(unknown)
-    assert {r.pk for r in reminders} == set(statuses)
+    assert len(texts) == len(set(texts))  # nothing twice
+    out = final[S.SENT] + final[S.DELIVERED]
+    assert out <= len(texts) <= out + final[S.UNKNOWN]
+    assert sum(final.values()) == len(reminders) == 5
 
 
 def _scheduled() -> int:
