@@ -32,6 +32,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -236,9 +237,12 @@ def main() -> None:
     case = bench_case()
     tmp = ROOT / "var" / "bench-sms"
     tmp.mkdir(parents=True, exist_ok=True)
-    print(f"SMS dispatch throughput (SMPP, test SMSC on loopback, batch {100}):")
-    for workers in (1, 2):
-        throughput(case, args.n, workers, tmp)
+    print(
+        f"SMS dispatch throughput (SMPP, test SMSC on loopback, batch {settings.SMS_BATCH_SIZE}):"
+    )
+    if args.n:
+        for workers in (1, 2):
+            throughput(case, args.n, workers, tmp)
     if not args.skip_explain:
         print(f"Claim query at {args.rows:,} reminder rows:")
         explain_at_a_million(case, args.rows)
