@@ -273,6 +273,25 @@ def reminders_cancel_pending_for_case(*, case: Case, actor: User | None, reason:
     return len(ids)
 
 
+@transaction.atomic
+def reminder_resolve_unknown(*, reminder: Reminder, was_sent: bool, actor: User) -> Reminder:
+    """A person checked an "unknown" reminder with the gateway: it went out (→ sent), or it did
+    not (→ scheduled again, to go at the next allowed time)."""
+    now = timezone.now()
+    qs = Reminder.objects.filter(pk=reminder.pk, status=S.UNKNOWN)
+    if was_sent:
+        changed = qs.update(status=S.SENT, sent_at=now, updated_at=now)
+        kind, data = K.SMS_SENT, {"resolved": "sent"}
+    else:
+        changed = qs.update(status=S.SCHEDULED, send_after=now, last_error="", updated_at=now)
+        kind, data = K.SMS_SCHEDULED, {"resolved": "resend"}
+    reminder.refresh_from_db()
+    if not changed:
+        raise ReminderConflict(_("Проверять вручную нужно только SMS со статусом «Неизвестно»."))
+    _event(reminder.case_id, kind, reminder, _actor(actor), **data).save()
+    return reminder
+
+
 def reminder_check_can_change(*, user: User, case: Case) -> None:
     if not user.has_perm("cases.change_case", case):
         raise PermissionDenied(_("Нет прав менять SMS этого обращения."))

@@ -334,3 +334,26 @@ def test_receipts_match_by_reference_when_the_gateway_id_is_not_recorded_yet(sms
     )
     reminder.refresh_from_db()
     assert reminder.status == S.DELIVERED and reminder.gateway_message_id == "G1"
+
+
+def test_a_person_resolves_an_unknown_reminder_either_way(sms_case, sms_locmem, supervisor):
+    first, second = (Reminder.objects.get(case=sms_case()) for _ in range(2))
+    for reminder in (first, second):
+        sms_locmem.scripted[reminder.pk] = "unknown"
+        _due(reminder)
+    services.reminders_dispatch(budget_seconds=0)
+    services.reminder_resolve_unknown(reminder=first, was_sent=True, actor=supervisor)
+    services.reminder_resolve_unknown(reminder=second, was_sent=False, actor=supervisor)
+    with pytest.raises(services.ReminderConflict):
+        services.reminder_resolve_unknown(reminder=first, was_sent=False, actor=supervisor)
+    sms_locmem.scripted.clear()
+    services.reminders_dispatch(budget_seconds=0)
+    assert Reminder.objects.get(pk=first.pk).status == S.SENT
+    assert Reminder.objects.get(pk=second.pk).status == S.SENT
+    assert [m.reminder_id for m in sms_locmem.outbox].count(second.pk) == 2  # checked, resent
+
+
+def test_the_admin_lists_reminders_and_offers_no_edit(admin_client, sms_case):
+    sms_case()
+    response = admin_client.get("/admin/reminders/reminder/?status__exact=scheduled")
+    assert response.status_code == 200 and "Запланировано" in response.content.decode()
