@@ -45,7 +45,8 @@ class ReminderOutputSerializer(serializers.ModelSerializer):
 class ReminderCreateSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=1000, trim_whitespace=True)
     send_after = serializers.DateTimeField(required=False, allow_null=True)
-    request_id = serializers.CharField(max_length=100)
+    # Or the Idempotency-Key header: the same key twice is the same SMS.
+    request_id = serializers.CharField(max_length=100, required=False)
 
 
 def _case_for(request: Request, case_id: int, *, change: bool) -> Case:
@@ -75,12 +76,15 @@ class CaseRemindersApi(APIView):
         case = _case_for(request, case_id, change=True)
         data = ReminderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        request_id = data.validated_data.get("request_id") or request.headers.get(
+            "Idempotency-Key", ""
+        )
         try:
             reminder, created = services.reminder_schedule_manual(
                 case=case,
                 text=data.validated_data["text"],
                 send_after=data.validated_data.get("send_after"),
-                request_id=data.validated_data["request_id"],
+                request_id=request_id,
                 actor=request.user,
             )
         except DjangoValidationError as exc:

@@ -203,10 +203,16 @@ def reminder_schedule_manual(
     """A specialist's SMS. The request id makes a retry safe: (reminder, created).
 
     Same request id with the same text is the same reminder; with another text it is refused."""
-    text = validate_sms_text(text)
+    errors: dict[str, list[str]] = {}
+    try:
+        text = validate_sms_text(text)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     request_id = (request_id or "").strip()
     if not request_id or len(request_id) > 100:
-        raise ValidationError({"request_id": _("Укажите идентификатор запроса (до 100 символов).")})
+        errors["request_id"] = [_("Укажите идентификатор запроса (до 100 символов).")]
+    if errors:
+        raise ValidationError(errors)
     now = timezone.now()
     if send_after is None or send_after < now:
         send_after = now

@@ -48,12 +48,23 @@ def test_a_specialist_schedules_an_sms_and_a_retry_with_the_same_request_id_is_t
     assert Reminder.objects.filter(case=case, step=None).count() == 1
 
 
+def test_the_idempotency_key_header_works_as_the_request_id(sms_case, specialist):
+    case = sms_case()
+    client = _api(specialist)
+    for expected in (201, 200):
+        response = client.post(
+            _list_url(case), {"text": "Текст"}, format="json", HTTP_IDEMPOTENCY_KEY="k-1"
+        )
+        assert response.status_code == expected
+    assert Reminder.objects.filter(case=case, step=None).count() == 1
+
+
 def test_it_refuses_bad_input_with_per_field_messages_and_saves_nothing(sms_case, specialist):
     case = sms_case()
     response = _api(specialist).post(
         _list_url(case), {"text": "Перейдите по ссылке https://x.ru"}, format="json"
     )
-    assert response.status_code == 400 and set(response.json()) == {"request_id"}
+    assert response.status_code == 400 and set(response.json()) == {"request_id", "text"}
     response = _api(specialist).post(
         _list_url(case), {"text": "Зайдите на www.example.com", "request_id": "r"}, format="json"
     )
