@@ -179,6 +179,10 @@ def case_open(
     case.number = f"{now.year % 100:02d}-{case.pk:06d}"
     Case.objects.filter(pk=case.pk).update(number=case.number)
     _event(case, CaseEvent.Kind.CREATED, actor, channel=channel, urgent=urgent)
+    from reminders.services import reminders_schedule_on_open
+
+    # The pinned version's on_open SMS, in this transaction (1 query; +2 bulk inserts if any).
+    reminders_schedule_on_open(case=case, actor=actor)
     return case
 
 
@@ -261,6 +265,11 @@ def case_set_status(
     case.status = status
     _save(case, fields, actor)
     _event(case, CaseEvent.Kind.STATUS, actor, comment, old=old, new=status, outcome=case.outcome)
+    from reminders.services import CANCELLING_OUTCOMES, reminders_cancel_pending_for_case
+
+    if status in (Status.RESOLVED, Status.CLOSED) and case.outcome in CANCELLING_OUTCOMES:
+        # No harm or a duplicate: the follow-up advice is not needed; what is pending goes.
+        reminders_cancel_pending_for_case(case=case, actor=actor, reason=f"outcome:{case.outcome}")
     return case
 
 
@@ -337,6 +346,10 @@ def case_record_step(
     )
     _save(case, [], actor)
     _event(case, CaseEvent.Kind.STEP, actor, note, step=step.pk, title=step.title, result=result)
+    if result == StepOutcome.Result.DONE and step.sms_trigger == Step.SmsTrigger.ON_DONE:
+        from reminders.services import reminder_schedule_for_step
+
+        reminder_schedule_for_step(case=case, step=step, actor=actor)
     return outcome
 
 

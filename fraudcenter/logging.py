@@ -94,6 +94,7 @@ def logging_config(*, json_logs: bool, level: str) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "django.db.backends": {"level": "WARNING"},
+            "smpp": {"level": "WARNING"},  # smpplib logs every connect and PDU
             # runserver's request lines carry query strings (?phone=...): masked by the filter.
             "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         },

@@ -192,8 +192,68 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- SMS reminders (reminders app) ---------------------------------------------------------
+# The backend, like Django's EMAIL_BACKEND: console (prints), locmem (tests), smpp, http.
+_SMS_BACKENDS = {
+    "console": "reminders.backends.console.ConsoleBackend",
+    "locmem": "reminders.backends.locmem.LocmemBackend",
+    "smpp": "reminders.backends.smpp.SmppBackend",
+    "http": "reminders.backends.http.HttpGatewayBackend",
+}
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+SMS_BACKEND = _SMS_BACKENDS.get(SMS_BACKEND, SMS_BACKEND)
+SMS_SMPP = {
+    "HOST": env.str("SMS_SMPP_HOST", default="127.0.0.1"),
+    "PORT": env.int("SMS_SMPP_PORT", default=2775),
+    "SYSTEM_ID": env.str("SMS_SMPP_SYSTEM_ID", default="fraudcenter"),
+    "PASSWORD": env.str("SMS_SMPP_PASSWORD", default=""),
+    "SOURCE_ADDR": env.str("SMS_SMPP_SOURCE_ADDR", default="611"),
+    "TIMEOUT": env.float("SMS_SMPP_TIMEOUT", default=10.0),  # seconds to wait for a response
+    "WINDOW": env.int("SMS_SMPP_WINDOW", default=50),  # submit_sm in flight per session
+}
+SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
+SMS_HTTP_SECRET = env.str("SMS_HTTP_SECRET", default="")
+SMS_HTTP_TIMEOUT = env.float("SMS_HTTP_TIMEOUT", default=10.0)
+# Shared secret of the inbound callbacks (delivery reports, «СТОП»); empty refuses them all.
+SMS_CALLBACK_SECRET = env.str("SMS_CALLBACK_SECRET", default=SMS_HTTP_SECRET)
+if SMS_BACKEND.endswith("HttpGatewayBackend") and not (SMS_HTTP_URL and SMS_HTTP_SECRET):
+    raise ImproperlyConfigured("SMS_BACKEND=http needs SMS_HTTP_URL and SMS_HTTP_SECRET.")
+# Quiet hours in the subscriber's own time zone: no SMS from START to END (local wall clock).
+SMS_QUIET_HOURS_START = env.str("SMS_QUIET_HOURS_START", default="21:00")
+SMS_QUIET_HOURS_END = env.str("SMS_QUIET_HOURS_END", default="09:00")
+SMS_DISPATCH_INTERVAL = env.float("SMS_DISPATCH_INTERVAL", default=2.0)  # beat, seconds
+SMS_DISPATCH_BUDGET = env.float("SMS_DISPATCH_BUDGET", default=10.0)  # one task's loop, seconds
+SMS_BATCH_SIZE = env.int("SMS_BATCH_SIZE", default=100)
+SMS_MAX_ATTEMPTS = env.int("SMS_MAX_ATTEMPTS", default=6)
+SMS_RETRY_BASE_SECONDS = env.int("SMS_RETRY_BASE_SECONDS", default=30)  # doubles per attempt
+SMS_RETRY_MAX_SECONDS = env.int("SMS_RETRY_MAX_SECONDS", default=3600)
+# A reminder in "sending" longer than this had its worker die: the reaper marks it "unknown".
+SMS_SENDING_TIMEOUT = env.int("SMS_SENDING_TIMEOUT", default=300)
+SMS_REAPER_INTERVAL = env.float("SMS_REAPER_INTERVAL", default=30.0)
+SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=6)
+# Tests only: a directory where the dispatcher announces and holds at its checkpoints.
+SMS_TEST_HOOK_DIR = env.str("SMS_TEST_HOOK_DIR", default="")
+for _name in ("SMS_QUIET_HOURS_START", "SMS_QUIET_HOURS_END"):
+    _value = globals()[_name]
+    _hh, _sep, _mm = _value.partition(":")
+    if not (_sep and _hh.isdigit() and _mm.isdigit() and int(_hh) < 24 and int(_mm) < 60):
+        raise ImproperlyConfigured(f"{_name} must be HH:MM, not {_value!r}.")
+
+CELERY_BEAT_SCHEDULE: dict = {
+    "reminders-dispatch": {
+        "task": "reminders.dispatch",
+        "schedule": SMS_DISPATCH_INTERVAL,
+        # A tick nobody picked up in time is dropped: the next tick does the same work.
+        "options": {"expires": max(SMS_DISPATCH_INTERVAL * 3, 5)},
+    },
+    "reminders-reap": {
+        "task": "reminders.reap",
+        "schedule": SMS_REAPER_INTERVAL,
+        "options": {"expires": SMS_REAPER_INTERVAL},
+    },
+}
 
 # --- DRF ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -4,6 +4,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from cases import views as case_views
+from reminders.urls import api_urlpatterns as reminder_api_urls
+from reminders.urls import callback_urlpatterns as sms_callback_urls
 
 admin.site.site_header = "fraudcenter — администрирование"
 admin.site.site_title = "fraudcenter"
@@ -17,5 +19,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    *reminder_api_urls,  # /api/v1/cases/<id>/reminders/…
+    *sms_callback_urls,  # /sms/http/dlr/, /sms/http/inbound/
     path("", include("cases.urls")),
 ]

@@ -1,0 +1,253 @@
+"""SMPP 3.4 over smpplib: one bound transceiver session per worker process.
+
+Each SMS goes as UCS-2 (data_coding 8); a long one is split into parts with a UDH
+concatenation header (70 characters single, 67 per part). Only the first part asks for a
+delivery receipt, and its message id (from submit_sm_resp) is the one we keep. Receipts and
+incoming messages (deliver_sm) arrive on the same session and are read while waiting for
+responses and by poll()."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import time
+from dataclasses import dataclass, field
+
+import smpplib.client
+import smpplib.consts as c
+import smpplib.exceptions
+import smpplib.gsm
+from django.conf import settings
+
+from .base import (
+    BackendUnavailable,
+    BaseSmsBackend,
+    InboundSms,
+    OutgoingSms,
+    Receipt,
+    SendResult,
+)
+
+logger = logging.getLogger(__name__)
+
+# submit_sm_resp statuses that mean "not now": the message was not taken, try again later.
+TRANSIENT_STATUSES = {
+    c.SMPP_ESME_RSYSERR,
+    c.SMPP_ESME_RMSGQFUL,
+    c.SMPP_ESME_RTHROTTLED,
+    0x00000064,  # ESME_RX_T_APPN: temporary application error
+}
+ESM_DELIVERY_RECEIPT = 0x04  # esm_class bits 2-5: SMSC delivery receipt
+DELIVERED_STATE = 2  # message_state DELIVERED
+FAILED_STATES = {3, 5, 8}  # EXPIRED, UNDELIVERABLE, REJECTED
+
+
+@dataclass
+class _Pending:
+    sms: OutgoingSms
+    parts: int
+    accepted: int = 0
+    refused: list[int] = field(default_factory=list)
+    message_id: str = ""
+
+
+class SmppBackend(BaseSmsBackend):
+    def __init__(self) -> None:
+        conf = settings.SMS_SMPP
+        self.host: str = conf["HOST"]
+        self.port: int = int(conf["PORT"])
+        self.system_id: str = conf["SYSTEM_ID"]
+        self.password: str = conf["PASSWORD"]
+        self.source_addr: str = conf["SOURCE_ADDR"]
+        self.timeout: float = float(conf["TIMEOUT"])
+        self.window: int = int(conf["WINDOW"])
+        self.client: smpplib.client.Client | None = None
+        self._receipts: list[Receipt] = []
+        self._inbound: list[InboundSms] = []
+        self._by_seq: dict[int, tuple[_Pending, int]] = {}
+        self._last_io = 0.0
+
+    # --- session ------------------------------------------------------------------------------
+
+    def _connect(self) -> smpplib.client.Client:
+        client = smpplib.client.Client(
+            self.host, self.port, timeout=self.timeout, allow_unknown_opt_params=True
+        )
+        client.set_message_sent_handler(self._on_submit_resp)
+        client.set_message_received_handler(self._on_deliver)
+        client.set_error_pdu_handler(lambda pdu: None)  # submit_sm_resp errors: handled per SMS
+        try:
+            client.connect()
+            client.bind_transceiver(system_id=self.system_id, password=self.password)
+        except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError) as exc:
+            self._drop(client)
+            raise BackendUnavailable(f"SMPP bind failed: {exc}") from exc
+        self._last_io = time.monotonic()
+        return client
+
+    def _drop(self, client: smpplib.client.Client | None = None) -> None:
+        client = client or self.client
+        if client is not None:
+            with contextlib.suppress(Exception):  # the socket is being thrown away anyway
+                client.disconnect()
+            client._socket = None  # silence smpplib's "was not closed" warning
+        if client is self.client:
+            self.client = None
+
+    def _session(self) -> smpplib.client.Client:
+        """A live session: read whatever is waiting; if the SMSC hung up, bind again."""
+        if self.client is not None:
+            try:
+                self._drain()
+            except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError):
+                self._drop()
+        if self.client is None:
+            self.client = self._connect()
+        return self.client
+
+    def _drain(self) -> None:
+        client = self.client
+        assert client is not None
+        while select.select([client._socket], [], [], 0)[0]:
+            client.read_once(auto_send_enquire_link=False)
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.unbind()
+            self._drop()
+
+    # --- PDUs in --------------------------------------------------------------------------------
+
+    def _on_submit_resp(self, pdu, **kwargs) -> None:
+        entry = self._by_seq.pop(pdu.sequence, None)
+        if entry is None:
+            return
+        pending, index = entry
+        if pdu.status == c.SMPP_ESME_ROK:
+            pending.accepted += 1
+            if index == 0:
+                mid = pdu.message_id
+                pending.message_id = mid.decode() if isinstance(mid, bytes) else str(mid)
+        else:
+            pending.refused.append(int(pdu.status))
+
+    def _on_deliver(self, pdu, **kwargs) -> int:
+        text = pdu.short_message or b""
+        if pdu.esm_class & ESM_DELIVERY_RECEIPT:
+            mid = getattr(pdu, "receipted_message_id", None)
+            state = getattr(pdu, "message_state", None)
+            body = text.decode("latin-1", "replace")
+            if not mid:
+                mid = _receipt_field(body, "id")
+            if state is None:
+                stat = _receipt_field(body, "stat")
+                state = DELIVERED_STATE if stat == "DELIVRD" else 5
+            mid = mid.decode() if isinstance(mid, bytes) else str(mid)
+            self._receipts.append(
+                Receipt(
+                    message_id=mid,
+                    delivered=state == DELIVERED_STATE,
+                    error="" if state == DELIVERED_STATE else f"message_state={state}",
+                )
+            )
+        else:
+            source = pdu.source_addr.decode() if isinstance(pdu.source_addr, bytes) else ""
+            decoded = (
+                text.decode("utf-16-be", "replace")
+                if pdu.data_coding == c.SMPP_ENCODING_ISO10646
+                else text.decode("latin-1", "replace")
+            )
+            self._inbound.append(InboundSms(msisdn="+" + source.lstrip("+"), text=decoded))
+        return c.SMPP_ESME_ROK
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def send_messages(self, messages: list[OutgoingSms]) -> list[SendResult]:
+        client = self._session()  # raises BackendUnavailable: nothing was sent
+        pendings: list[_Pending] = []
+        not_written: list[OutgoingSms] = []
+        broken = ""
+        self._by_seq.clear()
+        for i, sms in enumerate(messages):
+            parts, encoding, esm_class = smpplib.gsm.make_parts(
+                sms.text, encoding=c.SMPP_ENCODING_ISO10646
+            )
+            pending = _Pending(sms, len(parts))
+            try:
+                for index, part in enumerate(parts):
+                    while len(self._by_seq) >= self.window:
+                        client.read_once(auto_send_enquire_link=False)
+                    pdu = client.send_message(
+                        source_addr_ton=c.SMPP_TON_ALNUM,
+                        source_addr_npi=c.SMPP_NPI_UNK,
+                        source_addr=self.source_addr,
+                        dest_addr_ton=c.SMPP_TON_INTL,
+                        dest_addr_npi=c.SMPP_NPI_ISDN,
+                        destination_addr=sms.msisdn.lstrip("+"),
+                        short_message=part,
+                        data_coding=encoding,
+                        esm_class=esm_class,
+                        registered_delivery=1 if index == 0 else 0,
+                    )
+                    self._by_seq[pdu.sequence] = (pending, index)
+                    if index == 0:
+                        pendings.append(pending)
+            except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError) as e:
+                # sendall failed: the SMSC had already hung up, so it did not read this PDU.
+                # Parts already written (and unanswered) make their SMS "unknown" below.
+                broken = f"SMPP connection lost while sending: {e!r}"
+                not_written = list(messages[i + 1 :]) if pending in pendings else messages[i:]
+                break
+        if not broken:
+            try:
+                while self._by_seq:
+                    client.read_once(auto_send_enquire_link=False)
+            except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError) as e:
+                broken = f"no submit_sm_resp (SMSC slow or connection lost): {e!r}"
+        if broken:
+            logger.warning("SMPP session dropped: %s", broken)
+            self._drop()
+        self._last_io = time.monotonic()
+        results = [self._result(p, broken) for p in pendings]
+        results += [SendResult(m.reminder_id, "retry", error=broken) for m in not_written]
+        self._by_seq.clear()
+        return results
+
+    @staticmethod
+    def _result(p: _Pending, broken: str) -> SendResult:
+        rid = p.sms.reminder_id
+        answered = p.accepted + len(p.refused)
+        if p.accepted == p.parts:
+            return SendResult(rid, "sent", message_id=p.message_id)
+        if answered < p.parts:
+            # A part was written and never answered: the SMSC may have taken it.
+            return SendResult(rid, "unknown", message_id=p.message_id, error=broken)
+        if p.accepted:
+            return SendResult(rid, "failed", p.message_id, f"parts refused: {p.refused}")
+        status = p.refused[0]
+        desc = c.DESCRIPTIONS.get(status, "unknown status")
+        if all(s in TRANSIENT_STATUSES for s in p.refused):
+            return SendResult(rid, "retry", error=f"SMSC status {status:#x}: {desc}")
+        return SendResult(rid, "failed", error=f"SMSC status {status:#x}: {desc}")
+
+    def poll(self):
+        if self.client is not None:
+            try:
+                self._drain()
+                if time.monotonic() - self._last_io > 30:
+                    self.client.send_pdu(smpplib.smpp.make_pdu("enquire_link", client=self.client))
+                    self._last_io = time.monotonic()
+            except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError):
+                self._drop()
+        receipts, self._receipts = self._receipts, []
+        inbound, self._inbound = self._inbound, []
+        return receipts, inbound
+
+
+def _receipt_field(body: str, name: str) -> str:
+    for token in body.split():
+        if token.lower().startswith(name + ":"):
+            return token.split(":", 1)[1]
+    return ""
