@@ -267,7 +267,9 @@ class CaseFilterForm(forms.Form):
             category_id=d["category"].pk if d.get("category") else None,
             channel=d.get("channel") or "",
             unassigned=assignee == "none",
-            assignee_id=user.pk if assignee == "me" else (int(assignee) if assignee else None),
+            assignee_id=user.pk
+            if assignee == "me"
+            else (int(assignee) if assignee.isdigit() else None),
             created_from=datetime.combine(start, time.min, tz) if start else None,
             created_to=datetime.combine(end + timedelta(days=1), time.min, tz) if end else None,
             msisdn=d.get("phone") or "",
