@@ -36,6 +36,16 @@ RUSSIAN_TIME_ZONES = [
 TIME_ZONE_LABELS = dict(RUSSIAN_TIME_ZONES)
 
 
+class StaffForm(forms.Form):
+    """Labels without a colon; each field in its own <div class="field"> with its errors."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.template_name = "cases/forms/field.html"
+
+
 class PhoneField(forms.CharField):
     """Any common format in, E.164 out; Russian messages from normalize_msisdn."""
 
@@ -52,7 +62,7 @@ class CategoryField(forms.ModelChoiceField):
         return f"{obj.name} · {_('сценарий')} «{playbook.title}»" if playbook else obj.name
 
 
-class NewContactForm(forms.Form):
+class NewContactForm(StaffForm):
     phone = PhoneField(
         label=_("Телефон абонента"),
         max_length=32,
@@ -117,12 +127,12 @@ class NewContactForm(forms.Form):
         return data
 
 
-class StepForm(forms.Form):
+class StepForm(StaffForm):
     result = forms.ChoiceField(choices=StepOutcome.Result.choices)
     note = forms.CharField(required=False, max_length=2000)
 
 
-class NoteForm(forms.Form):
+class NoteForm(StaffForm):
     text = forms.CharField(
         label=_("Заметка"),
         widget=forms.Textarea(attrs={"rows": 3, "accesskey": "z"}),
@@ -130,7 +140,7 @@ class NoteForm(forms.Form):
     )
 
 
-class IdentifierForm(forms.Form):
+class IdentifierForm(StaffForm):
     kind = forms.ChoiceField(label=_("Тип"), choices=ScammerIdentifier.Kind.choices)
     value = forms.CharField(
         label=_("Значение"),
@@ -139,7 +149,7 @@ class IdentifierForm(forms.Form):
     )
 
 
-class StatusForm(forms.Form):
+class StatusForm(StaffForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
     status = forms.ChoiceField(label=_("Новый статус"), choices=Status.choices)
     outcome = forms.ChoiceField(
@@ -167,7 +177,7 @@ def specialists_queryset():
     )
 
 
-class AssignForm(forms.Form):
+class AssignForm(StaffForm):
     """Assign or reassign one or many cases; no assignee means "back to the queue"."""
 
     assignee = forms.ModelChoiceField(
@@ -189,12 +199,12 @@ class AssignForm(forms.Form):
         return data
 
 
-class AvailabilityForm(forms.Form):
+class AvailabilityForm(StaffForm):
     user = forms.IntegerField()
     is_available = forms.TypedChoiceField(coerce=lambda v: v == "1", choices=[("1", ""), ("0", "")])
 
 
-class CaseFilterForm(forms.Form):
+class CaseFilterForm(StaffForm):
     """The lists' filters. Bad values are reported, never silently widened."""
 
     status = forms.ChoiceField(

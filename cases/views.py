@@ -186,6 +186,11 @@ def _add_errors(form: forms.Form, exc: ValidationError) -> None:
         form.add_error(None, exc.messages)
 
 
+def _clock(zone) -> str:
+    """The wall clock in a zone, as text: templates would convert a datetime back to ours."""
+    return timezone.localtime(timezone=zone).strftime("%H:%M")
+
+
 def _subscriber_card_context(request: HttpRequest, phone: str) -> dict:
     """What the card shows for a typed number: nothing yet, a bad number, a new or known one."""
     context: dict = {"phone_typed": bool(phone.strip()), "phone_error": "", "history": None}
@@ -209,7 +214,7 @@ def _subscriber_card_context(request: HttpRequest, phone: str) -> dict:
     subscriber_card_accessed(subscriber=subscriber)
     history = subscriber_history(subscriber=subscriber)
     context["history"] = history
-    context["subscriber_now"] = timezone.localtime(timezone=subscriber.time_zone)
+    context["subscriber_now"] = _clock(subscriber.time_zone)
     return context
 
 
@@ -253,7 +258,7 @@ def _render_case(
         and request.user.has_perm("cases.add_case")
         and not can_assign,
         "staff_tz": profile.time_zone,
-        "subscriber_now": timezone.localtime(timezone=case.subscriber.time_zone),
+        "subscriber_now": _clock(case.subscriber.time_zone),
         "status_form": status_form
         or StatusForm(case=case, initial={"version": case.version, "outcome": case.outcome}),
         "note_form": note_form or NoteForm(),
