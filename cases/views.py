@@ -285,7 +285,9 @@ def case_step(request: HttpRequest, pk: int, step_id: int) -> HttpResponse:
     step = get_object_or_404(Step, pk=step_id, version_id=case.playbook_version_id)
     form = StepForm(request.POST)
     error = ""
-    if form.is_valid():
+    if not case.is_open:
+        error = _("Обращение закрыто: чтобы менять шаги, верните его в работу.")
+    elif form.is_valid():
         try:
             case_record_step(
                 case=case,

@@ -118,6 +118,15 @@ def test_a_specialist_takes_a_call_works_the_playbook_and_closes_the_case(live_s
     card.locator("text=Обращается повторно").wait_for()
     assert "Снова звонили" in card.inner_text()
     assert "Екатеринбург" in page.locator("#tz-field").inner_text()
+    # Enter in the phone field moves on to the category instead of submitting half a form.
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.name") == "category"
+    assert (
+        page.url.endswith("/cases/new/")
+        and not Case.objects.filter(
+            assignee__username="specialist1", subscriber__msisdn=KNOWN_PHONE
+        ).exists()
+    )
     category = Category.objects.order_by("position").select_related("playbook")[0]
     page.select_option("#id_category", str(category.pk))
     page.check("#id_code_disclosed")

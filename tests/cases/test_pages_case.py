@@ -269,3 +269,20 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
             {"result": "done"},
             HTTP_HX_REQUEST="true",
         )
+
+
+def test_the_steps_of_a_closed_case_cannot_be_changed(client, specialist, my_case):
+    from cases.services import case_set_status
+
+    case_set_status(case=my_case, status="closed", outcome="duplicate", actor=specialist)
+    step = _steps(my_case)[0]
+    client.force_login(specialist)
+    html = client.get(reverse("cases:detail", args=[my_case.pk])).content.decode()
+    assert "step-form" not in html
+    response = client.post(
+        reverse("cases:step", args=[my_case.pk, step.pk]),
+        {"result": "done"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 400 and "Обращение закрыто" in response.content.decode()
+    assert not StepOutcome.objects.exists()

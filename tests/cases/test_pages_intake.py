@@ -166,3 +166,14 @@ def test_the_new_contact_page_runs_the_same_queries_for_any_number_of_categories
     # session, user, user's groups, categories with their playbooks
     with django_assert_num_queries(4):
         assert client.get(reverse("cases:new")).status_code == 200
+
+
+def test_the_card_tells_the_subscribers_own_wall_clock(client, specialist, make_case):
+    import time_machine
+
+    make_case(phone="+79160000004", time_zone="Asia/Yekaterinburg")
+    client.force_login(specialist)
+    with time_machine.travel("2026-01-10 09:00:00+00:00", tick=False):
+        html = client.get(reverse("cases:subscriber_card"), {"phone": "+79160000004"}).content
+    # 09:00 UTC is 14:00 in Yekaterinburg (UTC+5), not Moscow's 12:00.
+    assert "14:00" in html.decode() and "12:00" not in html.decode()
