@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
@@ -157,6 +157,16 @@ class Case(models.Model):
             models.Index(
                 fields=["priority", "due_at"],
                 name="case_queue_idx",
+                condition=Q(assignee__isnull=True, status__in=["new", "in_progress", "waiting"]),
+            ),
+            # The queue board's exact order (most urgent, then earliest deadline), so its first
+            # page is an index range scan however many cases wait.
+            models.Index(
+                F("priority").desc(),
+                "due_at",  # ASC is NULLS LAST on PostgreSQL, as the board orders
+                "created_at",
+                "id",
+                name="case_queue_order_idx",
                 condition=Q(assignee__isnull=True, status__in=["new", "in_progress", "waiting"]),
             ),
         ]

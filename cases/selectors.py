@@ -13,7 +13,10 @@ from django.db import connection
 from django.db.models import Case as SqlCase
 from django.db.models import (
     Count,
+    DateTimeField,
+    ExpressionWrapper,
     F,
+    FilteredRelation,
     IntegerField,
     Min,
     OuterRef,
@@ -177,9 +180,18 @@ def _text_filter(qs, text: str):
         # Russian stemming; matches the case_search_idx expression (migration 0004).
         vector = SearchVector("summary", "description", config="russian")
         query = SearchQuery(text, config="russian", search_type="websearch")
-        return qs.annotate(search=vector).filter(search=query)
+        return qs.alias(search=vector).filter(search=query)
     # SQLite folds case for ASCII only; Cyrillic still matches the typed form. Dev-only path.
     return qs.filter(Q(summary__icontains=text) | Q(description__icontains=text))
+
+
+# With a text search, PostgreSQL misjudges how many rows match and walks the whole created_at
+# index, filtering row by row: 15 s at a million cases for a rare word. Ordering by an
+# expression makes it take the GIN index and sort the matches instead: 5 ms for a rare word,
+# 0.5 s for a word in every ninth case. Bounded beats fast-on-average.
+_CREATED_NO_INDEX = ExpressionWrapper(
+    F("created_at") + Value(timedelta(0)), output_field=DateTimeField()
+)
 
 
 def case_list(*, filters: CaseFilters, cursor: str = "", page_size: int = 50) -> CasePage:
@@ -217,7 +229,8 @@ def case_list(*, filters: CaseFilters, cursor: str = "", page_size: int = 50) ->
     if after:
         when, pk = after
         qs = qs.filter(Q(created_at__lt=when) | Q(created_at=when, pk__lt=pk))
-    rows = list(qs.order_by("-created_at", "-id")[: page_size + 1])
+    order = [_CREATED_NO_INDEX.desc(), "-id"] if f.text else ["-created_at", "-id"]
+    rows = list(qs.order_by(*order)[: page_size + 1])
     more = len(rows) > page_size
     rows = rows[:page_size]
     return CasePage(cases=rows, next_cursor=_cursor_encode(rows[-1]) if more and rows else None)
@@ -226,12 +239,23 @@ def case_list(*, filters: CaseFilters, cursor: str = "", page_size: int = 50) ->
 # --- Queue board ------------------------------------------------------------------------------
 
 
+COUNT_CAP = 1000
+
+
 @dataclass
 class QueueBoard:
     cases: list[Case]
     has_more: bool
     overdue: int
     at_risk: int
+
+    @property
+    def overdue_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.overdue >= COUNT_CAP else str(self.overdue)
+
+    @property
+    def at_risk_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.at_risk >= COUNT_CAP else str(self.at_risk)
 
 
 def queue_unassigned(*, limit: int = 200, at_risk_minutes: int = 30) -> QueueBoard:
@@ -245,10 +269,15 @@ def queue_unassigned(*, limit: int = 200, at_risk_minutes: int = 30) -> QueueBoa
         )[: limit + 1]
     )
     soon = now + timedelta(minutes=at_risk_minutes)
-    totals = base.aggregate(
-        overdue=Count("id", filter=Q(due_at__lt=now)),
-        at_risk=Count("id", filter=Q(due_at__gte=now, due_at__lt=soon)),
-    )
+    # Capped counts: the board says "1000+" rather than count a backlog of millions.
+    capped = {
+        name: Subquery(base.filter(cond).order_by().values("id")[:COUNT_CAP])
+        for name, cond in (
+            ("overdue", Q(due_at__lt=now)),
+            ("at_risk", Q(due_at__gte=now, due_at__lt=soon)),
+        )
+    }
+    totals = {name: Case.objects.filter(pk__in=sub).count() for name, sub in capped.items()}
     for case in rows:
         case.is_overdue = case.due_at is not None and case.due_at < now
         case.is_at_risk = not case.is_overdue and case.due_at is not None and case.due_at < soon
@@ -262,15 +291,18 @@ def queue_unassigned(*, limit: int = 200, at_risk_minutes: int = 30) -> QueueBoa
 
 def staff_load() -> list:
     """Every active specialist with open cases, oldest deadline and profile: one query."""
-    open_q = Q(assigned_cases__status__in=OPEN_STATUSES)
+    # The status condition sits in the JOIN (FilteredRelation), so only open cases are joined
+    # (index case_assignee_status_idx), not every case a person ever closed.
     users = (
         get_user_model()
         .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
         .select_related("staff_profile")
         .annotate(
-            open_cases=Count("assigned_cases", filter=open_q),
-            oldest_due=Min("assigned_cases__due_at", filter=open_q),
+            open_assigned=FilteredRelation(
+                "assigned_cases", condition=Q(assigned_cases__status__in=OPEN_STATUSES)
+            )
         )
+        .annotate(open_cases=Count("open_assigned"), oldest_due=Min("open_assigned__due_at"))
         .order_by("last_name", "first_name", "username")
     )
     rows = list(users)

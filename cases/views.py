@@ -474,7 +474,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         request,
         "cases/queue.html",
         {
-            "board": queue_unassigned(),
+            "board": queue_unassigned(limit=100),
             "staff": staff,
             "specialists": staff,
             "can_assign": request.user.has_perm("cases.assign_case"),

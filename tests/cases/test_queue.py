@@ -245,6 +245,19 @@ def test_the_board_runs_the_same_queries_for_any_number_of_cases_and_people(
     client.force_login(supervisor)
     # session, user, groups; view_queue and assign_case are rules' yes (no query);
     # specialists with load and profile (one aggregate); unassigned cases with subscriber
-    # and category; overdue/at-risk totals
-    with django_assert_num_queries(6):
+    # and category; overdue and at-risk counts (each capped at 1000 rows)
+    with django_assert_num_queries(7):
         assert client.get(reverse("cases:queue")).status_code == 200
+
+
+def test_the_board_caps_its_counts_instead_of_counting_a_huge_backlog(
+    client, supervisor, make_case, monkeypatch
+):
+    from cases import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    for _ in range(3):
+        case = make_case()
+        Case.objects.filter(pk=case.pk).update(due_at=timezone.now() - timedelta(minutes=1))
+    client.force_login(supervisor)
+    assert "просрочено: 2+" in client.get(reverse("cases:queue")).content.decode()
