@@ -416,7 +416,9 @@ def _int(raw: str | None) -> int | None:
 def _case_list(request: HttpRequest, *, mine: bool) -> HttpResponse:
     _require_staff(request)
     staff = list(specialists_queryset())
-    form = CaseFilterForm(request.GET or None, staff=staff)
+    # "My cases" opens on the open ones; the form shows that default.
+    initial = {"status": "open"} if mine else {}
+    form = CaseFilterForm(request.GET or None, staff=staff, initial=initial)
     page = None
     identifier = None
     if not request.GET or form.is_valid():

@@ -35,6 +35,21 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_server_connections(django_db_blocker):
+    yield
+    # The live server answers in threads, each with its own persistent connection
+    # (CONN_MAX_AGE); end them so the test database can be dropped at the end of the run.
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 @pytest.fixture
 def browser():
     from playwright.sync_api import sync_playwright

@@ -24,7 +24,9 @@ def test_my_cases_lists_only_my_open_cases_by_default(client, specialist, specia
     case_set_status(case=done, status="closed", outcome="duplicate", actor=specialist)
     theirs = case_assign(case=make_case(), assignee=specialist2, actor=specialist2)
     client.force_login(specialist)
-    assert _numbers(client.get(reverse("cases:mine"))) == {mine.number}
+    response = client.get(reverse("cases:mine"))
+    assert _numbers(response) == {mine.number}
+    assert '<option value="open" selected>' in response.content.decode()
     # Filters narrow "my" cases but never widen them to someone else's.
     got = _numbers(
         client.get(reverse("cases:mine"), {"status": "", "assignee": theirs.assignee_id})
