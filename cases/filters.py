@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django import forms
-from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
@@ -66,10 +64,6 @@ class AssigneeFilter(filters.CharFilter):
     field_class = AssigneeFormField
 
 
-# The same expression as the GIN index made by migration 0004 (they must match exactly).
-FULLTEXT_VECTOR = SearchVector("summary", "description", config="russian")
-
-
 class CaseFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=Status.choices)
     category = filters.CharFilter(field_name="category__slug", max_length=64)
@@ -92,12 +86,4 @@ class CaseFilter(filters.FilterSet):
         return queryset.filter(assignee_id=value)
 
     def filter_text(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
-        value = value.strip()
-        if not value:
-            return queryset
-        if settings.IS_POSTGRES:
-            # Russian stemming: «звонили» finds «звонок», «мошенники» finds «мошенник».
-            query = SearchQuery(value, config="russian", search_type="websearch")
-            return queryset.alias(fulltext=FULLTEXT_VECTOR).filter(fulltext=query)
-        # SQLite fallback: LIKE folds case for ASCII only, so Cyrillic matches case-sensitively.
-        return queryset.filter(Q(summary__icontains=value) | Q(description__icontains=value))
+        return queryset.search(value)

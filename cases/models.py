@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import connection, models
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
@@ -79,6 +79,23 @@ class CaseQuerySet(models.QuerySet["Case"]):
 
     def for_list(self) -> CaseQuerySet:
         return self.select_related("subscriber", "category", "assignee")
+
+    def search(self, text: str) -> CaseQuerySet:
+        """Text search over summary and description, for the API and the staff lists.
+
+        PostgreSQL: Russian full text («звонили» finds «звонок»); the vector is exactly the
+        expression of the GIN index case_fulltext_ru_idx (migration 0004), or the index is
+        not used. SQLite (development only): LIKE folds case for ASCII only."""
+        text = text.strip()
+        if not text:
+            return self
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchVector
+
+            vector = SearchVector("summary", "description", config="russian")
+            query = SearchQuery(text, config="russian", search_type="websearch")
+            return self.alias(fulltext=vector).filter(fulltext=query)
+        return self.filter(Q(summary__icontains=text) | Q(description__icontains=text))
 
 
 class Case(models.Model):
@@ -157,6 +174,16 @@ class Case(models.Model):
             models.Index(
                 fields=["priority", "due_at"],
                 name="case_queue_idx",
+                condition=Q(assignee__isnull=True, status__in=["new", "in_progress", "waiting"]),
+            ),
+            # The queue board's exact order (most urgent, then earliest deadline), so its first
+            # page is an index range scan however many cases wait.
+            models.Index(
+                F("priority").desc(),
+                "due_at",  # ASC is NULLS LAST on PostgreSQL, as the board orders
+                "created_at",
+                "id",
+                name="case_queue_order_idx",
                 condition=Q(assignee__isnull=True, status__in=["new", "in_progress", "waiting"]),
             ),
         ]

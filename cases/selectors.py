@@ -4,11 +4,26 @@ whatever the data size; counts are annotated, never computed per row."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Case as SqlCase
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models import (
+    Count,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    IntegerField,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from playbooks.models import Step
@@ -19,9 +34,11 @@ from .models import (
     CaseEvent,
     CaseIdentifier,
     ScammerIdentifier,
+    StaffProfile,
     StepOutcome,
     Subscriber,
 )
+from .roles import Role
 from .services import normalize_msisdn
 
 
@@ -116,3 +133,169 @@ def case_steps(*, case: Case) -> list[StepRow]:
     outcomes = {o.step_id: o for o in case.step_outcomes.all()}
     steps = Step.objects.filter(version_id=case.playbook_version_id).order_by("position")
     return [StepRow(step=s, outcome=outcomes.get(s.pk)) for s in steps]
+
+
+# --- Lists ------------------------------------------------------------------------------------
+
+
+@dataclass
+class CaseFilters:
+    status: str = ""
+    category_id: int | None = None
+    channel: str = ""
+    assignee_id: int | None = None
+    unassigned: bool = False
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    msisdn: str = ""
+    number: str = ""
+    text: str = ""
+    identifier_id: int | None = None
+
+
+@dataclass
+class CasePage:
+    cases: list[Case]
+    next_cursor: str | None
+
+
+def _cursor_encode(case: Case) -> str:
+    return f"{case.created_at.isoformat()}_{case.pk}"
+
+
+def cursor_decode(raw: str) -> tuple[datetime, int] | None:
+    """A "next page" cursor; anything malformed means "first page"."""
+    stamp, _sep, pk = (raw or "").rpartition("_")
+    try:
+        when = datetime.fromisoformat(stamp)
+        return (when, int(pk)) if when.tzinfo else None
+    except ValueError:
+        return None
+
+
+# With a text search, PostgreSQL misjudges how many rows match and walks the whole created_at
+# index, filtering row by row: 15 s at a million cases for a rare word. Ordering by an
+# expression makes it take the GIN index and sort the matches instead: 5 ms for a rare word,
+# 0.5 s for a word in every ninth case. Bounded beats fast-on-average.
+_CREATED_NO_INDEX = ExpressionWrapper(
+    F("created_at") + Value(timedelta(0)), output_field=DateTimeField()
+)
+
+
+def case_list(*, filters: CaseFilters, cursor: str = "", page_size: int = 50) -> CasePage:
+    """One page of cases, newest first, with keyset pagination on (created_at, id): one
+    query, no COUNT(*), whatever the table size (index case_created_idx)."""
+    qs = Case.objects.for_list()
+    f = filters
+    if f.status == "open":
+        qs = qs.open()
+    elif f.status:
+        qs = qs.filter(status=f.status)
+    if f.category_id:
+        qs = qs.filter(category_id=f.category_id)
+    if f.channel:
+        qs = qs.filter(channel=f.channel)
+    if f.unassigned:
+        qs = qs.filter(assignee__isnull=True)
+    elif f.assignee_id:
+        qs = qs.filter(assignee_id=f.assignee_id)
+    if f.created_from:
+        qs = qs.filter(created_at__gte=f.created_from)
+    if f.created_to:
+        qs = qs.filter(created_at__lt=f.created_to)
+    if f.msisdn:
+        qs = qs.filter(subscriber__msisdn=f.msisdn)
+    if f.number:
+        qs = qs.filter(number=f.number)
+    if f.identifier_id:
+        qs = qs.filter(
+            pk__in=CaseIdentifier.objects.filter(identifier_id=f.identifier_id).values("case_id")
+        )
+    if f.text:
+        qs = qs.search(f.text)
+    after = cursor_decode(cursor)
+    if after:
+        when, pk = after
+        qs = qs.filter(Q(created_at__lt=when) | Q(created_at=when, pk__lt=pk))
+    order = [_CREATED_NO_INDEX.desc(), "-id"] if f.text else ["-created_at", "-id"]
+    rows = list(qs.order_by(*order)[: page_size + 1])
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    return CasePage(cases=rows, next_cursor=_cursor_encode(rows[-1]) if more and rows else None)
+
+
+# --- Queue board ------------------------------------------------------------------------------
+
+
+COUNT_CAP = 1000
+
+
+@dataclass
+class QueueBoard:
+    cases: list[Case]
+    has_more: bool
+    overdue: int
+    at_risk: int
+
+    @property
+    def overdue_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.overdue >= COUNT_CAP else str(self.overdue)
+
+    @property
+    def at_risk_label(self) -> str:
+        return f"{COUNT_CAP}+" if self.at_risk >= COUNT_CAP else str(self.at_risk)
+
+
+def queue_unassigned(*, limit: int = 200, at_risk_minutes: int = 30) -> QueueBoard:
+    """Unassigned open cases, most urgent first then earliest deadline (index case_queue_idx).
+    Two queries: the page, and the overdue/at-risk totals."""
+    now = timezone.now()
+    base = Case.objects.open().filter(assignee__isnull=True)
+    rows = list(
+        base.select_related("subscriber", "category").order_by(
+            "-priority", F("due_at").asc(nulls_last=True), "created_at", "id"
+        )[: limit + 1]
+    )
+    soon = now + timedelta(minutes=at_risk_minutes)
+    # Capped counts: the board says "1000+" rather than count a backlog of millions.
+    capped = {
+        name: Subquery(base.filter(cond).order_by().values("id")[:COUNT_CAP])
+        for name, cond in (
+            ("overdue", Q(due_at__lt=now)),
+            ("at_risk", Q(due_at__gte=now, due_at__lt=soon)),
+        )
+    }
+    totals = {name: Case.objects.filter(pk__in=sub).count() for name, sub in capped.items()}
+    for case in rows:
+        case.is_overdue = case.due_at is not None and case.due_at < now
+        case.is_at_risk = not case.is_overdue and case.due_at is not None and case.due_at < soon
+    return QueueBoard(
+        cases=rows[:limit],
+        has_more=len(rows) > limit,
+        overdue=totals["overdue"],
+        at_risk=totals["at_risk"],
+    )
+
+
+def staff_load() -> list:
+    """Every active specialist with open cases, oldest deadline and profile: one query."""
+    # The status condition sits in the JOIN (FilteredRelation), so only open cases are joined
+    # (index case_assignee_status_idx), not every case a person ever closed.
+    users = (
+        get_user_model()
+        .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
+        .select_related("staff_profile")
+        .annotate(
+            open_assigned=FilteredRelation(
+                "assigned_cases", condition=Q(assigned_cases__status__in=OPEN_STATUSES)
+            )
+        )
+        .annotate(open_cases=Count("open_assigned"), oldest_due=Min("open_assigned__due_at"))
+        .order_by("last_name", "first_name", "username")
+    )
+    rows = list(users)
+    for user in rows:
+        # No profile row yet means the defaults: available, default cap.
+        profile = getattr(user, "staff_profile", None)
+        user.profile = profile or StaffProfile(user=user)
+    return rows

@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from auditlog.signals import accessed
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumbers import timezone as pn_timezone
@@ -28,6 +30,7 @@ from .models import (
     ChatMessage,
     Outcome,
     ScammerIdentifier,
+    StaffProfile,
     Status,
     StepOutcome,
     Subscriber,
@@ -412,3 +415,89 @@ def case_append_message(
     if created:
         _event(case, CaseEvent.Kind.MESSAGE, actor, text, author=author, message=message.pk)
     return message, created
+
+
+# --- Staff and the queue ----------------------------------------------------------------------
+
+
+def staff_profile_for(user: User) -> StaffProfile:
+    """The person's queue settings, created with the defaults on first use."""
+    profile, _created = StaffProfile.objects.get_or_create(user=user)
+    return profile
+
+
+def _require_supervisor(actor: User) -> None:
+    if not has_role(actor, Role.SUPERVISOR):
+        raise PermissionDenied(_("Это действие доступно только старшему смены."))
+
+
+@transaction.atomic
+def staff_set_availability(*, actor: User, user: User, is_available: bool) -> StaffProfile:
+    """A supervisor marks a specialist on shift (available) or absent."""
+    _require_supervisor(actor)
+    if not has_role(user, Role.SPECIALIST, Role.SUPERVISOR):
+        raise ValidationError({"user": _("Это не специалист.")})
+    StaffProfile.objects.get_or_create(user=user)
+    profile = StaffProfile.objects.select_for_update().get(user=user)
+    if profile.is_available != is_available:
+        profile.is_available = is_available
+        profile.save(update_fields=["is_available"])
+    return profile
+
+
+def cases_auto_assign(*, actor: User, limit: int = 100) -> list[Case]:
+    """Give each unassigned open case (most urgent first, then earliest deadline) to the
+    available specialist with the fewest open cases, never above their max_open_cases.
+
+    Two supervisors pressing the button at once must not assign a case twice or push
+    anyone over the cap. The specialists' profile rows are locked first, always in pk
+    order (no deadlock), so concurrent runs take turns and each sees the loads the other
+    committed; the cases are claimed with SKIP LOCKED, so a case someone is assigning by
+    hand right now is left alone. On SQLite select_for_update is a no-op, but our
+    transactions are IMMEDIATE (settings), which serialises writers just the same."""
+    _require_supervisor(actor)
+    specialists = list(
+        get_user_model()
+        .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
+        .values_list("pk", flat=True)
+    )
+    # Profiles created up front (outside the locking transaction) so every one can be locked.
+    StaffProfile.objects.bulk_create(
+        [StaffProfile(user_id=pk) for pk in specialists], ignore_conflicts=True
+    )
+    assigned: list[Case] = []
+    with transaction.atomic():
+        profiles = list(
+            StaffProfile.objects.select_for_update(of=("self",))
+            .filter(user_id__in=specialists, is_available=True)
+            .select_related("user")
+            .order_by("pk")
+        )
+        if not profiles:
+            return []
+        loads = dict(
+            Case.objects.open()
+            .filter(assignee_id__in=[p.user_id for p in profiles])
+            .values_list("assignee_id")
+            .annotate(n=Count("id"))
+        )
+        load = {p.user_id: loads.get(p.user_id, 0) for p in profiles}
+        capacity = sum(max(p.max_open_cases - load[p.user_id], 0) for p in profiles)
+        if capacity <= 0:
+            return []
+        cases = list(
+            Case.objects.open()
+            .filter(assignee__isnull=True)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("-priority", F("due_at").asc(nulls_last=True), "created_at", "pk")[
+                : min(limit, capacity)
+            ]
+        )
+        for case in cases:
+            free = [p for p in profiles if load[p.user_id] < p.max_open_cases]
+            if not free:
+                break
+            target = min(free, key=lambda p: (load[p.user_id], p.pk))
+            assigned.append(case_assign(case=case, assignee=target.user, actor=actor))
+            load[target.user_id] += 1
+    return assigned

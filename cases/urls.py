@@ -6,4 +6,18 @@ app_name = "cases"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("cases/", views.case_list_all, name="list"),
+    path("cases/mine/", views.case_list_mine, name="mine"),
+    path("cases/new/", views.case_new, name="new"),
+    path("cases/subscriber-card/", views.subscriber_card, name="subscriber_card"),
+    path("cases/<int:pk>/", views.case_detail, name="detail"),
+    path("cases/<int:pk>/steps/<int:step_id>/", views.case_step, name="step"),
+    path("cases/<int:pk>/notes/", views.case_note, name="note"),
+    path("cases/<int:pk>/identifiers/", views.case_identifier, name="identifier"),
+    path("cases/<int:pk>/status/", views.case_status, name="status"),
+    path("cases/<int:pk>/take/", views.case_take, name="take"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/assign/", views.queue_assign, name="assign"),
+    path("queue/auto-assign/", views.queue_auto_assign, name="auto_assign"),
+    path("queue/availability/", views.queue_availability, name="availability"),
 ]

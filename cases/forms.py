@@ -1,0 +1,289 @@
+"""Staff page forms: they parse and validate input; the services do the work."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from playbooks.models import Category
+
+from .models import Channel, Outcome, ScammerIdentifier, Status, StepOutcome
+from .roles import Role
+from .selectors import CaseFilters
+from .services import normalize_msisdn
+
+# Russia's zones, west to east, with the offset from Moscow a specialist says aloud.
+RUSSIAN_TIME_ZONES = [
+    ("Europe/Kaliningrad", _("МСК−1 · Калининград")),
+    ("Europe/Moscow", _("МСК · Москва")),
+    ("Europe/Samara", _("МСК+1 · Самара, Ижевск")),
+    ("Asia/Yekaterinburg", _("МСК+2 · Екатеринбург, Пермь, Тюмень")),
+    ("Asia/Omsk", _("МСК+3 · Омск")),
+    ("Asia/Novosibirsk", _("МСК+4 · Новосибирск, Барнаул, Томск")),
+    ("Asia/Krasnoyarsk", _("МСК+4 · Красноярск, Кемерово")),
+    ("Asia/Irkutsk", _("МСК+5 · Иркутск, Улан-Удэ")),
+    ("Asia/Yakutsk", _("МСК+6 · Якутск, Чита, Благовещенск")),
+    ("Asia/Vladivostok", _("МСК+7 · Владивосток, Хабаровск")),
+    ("Asia/Magadan", _("МСК+8 · Магадан, Сахалин")),
+    ("Asia/Kamchatka", _("МСК+9 · Камчатка, Чукотка")),
+]
+TIME_ZONE_LABELS = dict(RUSSIAN_TIME_ZONES)
+
+
+class StaffForm(forms.Form):
+    """Labels without a colon; each field in its own <div class="field"> with its errors."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.template_name = "cases/forms/field.html"
+
+
+class PhoneField(forms.CharField):
+    """Any common format in, E.164 out; Russian messages from normalize_msisdn."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return ""
+        return normalize_msisdn(value)
+
+
+class CategoryField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Category) -> str:
+        playbook = getattr(obj, "playbook", None)
+        return f"{obj.name} · {_('сценарий')} «{playbook.title}»" if playbook else obj.name
+
+
+class NewContactForm(StaffForm):
+    phone = PhoneField(
+        label=_("Телефон абонента"),
+        max_length=32,
+        error_messages={"required": _("Укажите номер телефона.")},
+        widget=forms.TextInput(
+            attrs={
+                "autofocus": True,
+                "autocomplete": "off",
+                "inputmode": "tel",
+                "placeholder": "8 916 123-45-67",
+                "accesskey": "t",
+            }
+        ),
+    )
+    time_zone = forms.ChoiceField(
+        label=_("Часовой пояс абонента"), choices=RUSSIAN_TIME_ZONES, required=False
+    )
+    category = CategoryField(
+        label=_("Категория"),
+        queryset=Category.objects.active().select_related("playbook"),
+        empty_label=_("— выберите —"),
+        error_messages={"required": _("Выберите категорию.")},
+    )
+    channel = forms.ChoiceField(label=_("Канал"), choices=Channel.choices, initial=Channel.HOTLINE)
+    code_disclosed = forms.BooleanField(label=_("Сообщил код из SMS"), required=False)
+    password_disclosed = forms.BooleanField(label=_("Сообщил пароль"), required=False)
+    personal_data_disclosed = forms.BooleanField(
+        label=_("Сообщил паспорт, СНИЛС или другие данные"), required=False
+    )
+    money_lost = forms.BooleanField(label=_("Потерял деньги"), required=False)
+    money_amount = forms.DecimalField(
+        label=_("Сумма, ₽"),
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        localize=True,
+        error_messages={
+            "invalid": _("Введите сумму числом, например 15000 или 15000,50."),
+            "min_value": _("Сумма не может быть отрицательной."),
+        },
+    )
+    summary = forms.CharField(
+        label=_("Кратко"),
+        max_length=300,
+        error_messages={
+            "required": _("Опишите обращение в двух словах."),
+            "max_length": _("Не больше %(limit_value)d символов."),
+        },
+        widget=forms.TextInput(attrs={"placeholder": _("Звонили из «службы безопасности банка»")}),
+    )
+    description = forms.CharField(
+        label=_("Подробности"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("money_amount") and not data.get("money_lost"):
+            data["money_lost"] = True
+        if data.get("money_lost") and data.get("money_amount") is None:
+            self.add_error("money_amount", _("Укажите сумму потерь (можно примерно)."))
+        return data
+
+
+class StepForm(StaffForm):
+    result = forms.ChoiceField(choices=StepOutcome.Result.choices)
+    note = forms.CharField(required=False, max_length=2000)
+
+
+class NoteForm(StaffForm):
+    text = forms.CharField(
+        label=_("Заметка"),
+        widget=forms.Textarea(attrs={"rows": 3, "accesskey": "z"}),
+        error_messages={"required": _("Заметка пуста.")},
+    )
+
+
+class IdentifierForm(StaffForm):
+    kind = forms.ChoiceField(label=_("Тип"), choices=ScammerIdentifier.Kind.choices)
+    value = forms.CharField(
+        label=_("Значение"),
+        max_length=500,
+        error_messages={"required": _("Укажите значение.")},
+    )
+
+
+class StatusForm(StaffForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+    status = forms.ChoiceField(label=_("Новый статус"), choices=Status.choices)
+    outcome = forms.ChoiceField(
+        label=_("Итог"), choices=[("", _("— итог —")), *Outcome.choices], required=False
+    )
+    comment = forms.CharField(label=_("Комментарий"), required=False, max_length=2000)
+
+    def __init__(self, *args, case, **kwargs):
+        super().__init__(*args, **kwargs)
+        allowed = set(case.allowed_next_statuses())
+        self.fields["status"].choices = [(v, lbl) for v, lbl in Status.choices if v in allowed]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("status") in (Status.RESOLVED, Status.CLOSED) and not data.get("outcome"):
+            self.add_error("outcome", _("Укажите итог обращения."))
+        return data
+
+
+def specialists_queryset():
+    return (
+        get_user_model()
+        .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+class AssignForm(StaffForm):
+    """Assign or reassign one or many cases; no assignee means "back to the queue"."""
+
+    assignee = forms.ModelChoiceField(
+        queryset=None,
+        required=False,
+        error_messages={"invalid_choice": _("Нет такого специалиста.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = specialists_queryset()
+
+    def clean(self):
+        data = super().clean()
+        raw = self.data.getlist("cases") if hasattr(self.data, "getlist") else []
+        data["cases"] = sorted({int(v) for v in raw if str(v).isdigit()})
+        if not data["cases"]:
+            raise ValidationError(_("Отметьте хотя бы одно обращение."))
+        return data
+
+
+class AvailabilityForm(StaffForm):
+    user = forms.IntegerField()
+    is_available = forms.TypedChoiceField(coerce=lambda v: v == "1", choices=[("1", ""), ("0", "")])
+
+
+class CaseFilterForm(StaffForm):
+    """The lists' filters. Bad values are reported, never silently widened."""
+
+    status = forms.ChoiceField(
+        label=_("Статус"),
+        required=False,
+        choices=[("", _("все")), ("open", _("открытые")), *Status.choices],
+    )
+    category = forms.ModelChoiceField(
+        label=_("Категория"),
+        queryset=Category.objects.all(),
+        required=False,
+        empty_label=_("все"),
+    )
+    channel = forms.ChoiceField(
+        label=_("Канал"), required=False, choices=[("", _("все")), *Channel.choices]
+    )
+    assignee = forms.ChoiceField(label=_("Исполнитель"), required=False)
+    period = forms.ChoiceField(
+        label=_("Период"),
+        required=False,
+        choices=[
+            ("", _("всё время")),
+            ("today", _("сегодня")),
+            ("7d", _("7 дней")),
+            ("30d", _("30 дней")),
+            ("custom", _("даты…")),
+        ],
+    )
+    date_from = forms.DateField(
+        label=_("с"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("по"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    phone = forms.CharField(label=_("Телефон"), required=False, max_length=32)
+    number = forms.CharField(label=_("Номер обращения"), required=False, max_length=32)
+    q = forms.CharField(label=_("Поиск по тексту"), required=False, max_length=200)
+    identifier = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, staff=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].choices = [
+            ("", _("все")),
+            ("me", _("я")),
+            ("none", _("не назначено")),
+            *((str(u.pk), u.get_full_name() or u.username) for u in staff),
+        ]
+
+    def clean_phone(self):
+        raw = self.cleaned_data.get("phone", "").strip()
+        return normalize_msisdn(raw) if raw else ""
+
+    def filters(self, *, user) -> CaseFilters:
+        d = self.cleaned_data
+        tz = timezone.get_current_timezone()
+        start = end = None
+        today = timezone.localdate()
+        if d.get("period") == "today":
+            start = today
+        elif d.get("period") == "7d":
+            start = today - timedelta(days=6)
+        elif d.get("period") == "30d":
+            start = today - timedelta(days=29)
+        elif d.get("period") == "custom" or d.get("date_from") or d.get("date_to"):
+            start = d.get("date_from")
+            end = d.get("date_to")
+        assignee = d.get("assignee") or ""
+        return CaseFilters(
+            status=d.get("status") or "",
+            category_id=d["category"].pk if d.get("category") else None,
+            channel=d.get("channel") or "",
+            unassigned=assignee == "none",
+            assignee_id=user.pk
+            if assignee == "me"
+            else (int(assignee) if assignee.isdigit() else None),
+            created_from=datetime.combine(start, time.min, tz) if start else None,
+            created_to=datetime.combine(end + timedelta(days=1), time.min, tz) if end else None,
+            msisdn=d.get("phone") or "",
+            number=(d.get("number") or "").strip(),
+            text=(d.get("q") or "").strip(),
+            identifier_id=d.get("identifier"),
+        )

@@ -1,0 +1,226 @@
+"""The staff workspace in a real headless Chromium (Debian's /usr/bin/chromium, no downloads).
+
+Saves screenshots of the main pages to docs/screenshots/: they are what a person sees."""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
+
+from cases.demo import seed_demo_cases, seed_playbooks, seed_users
+from cases.models import Case, CaseEvent, StepOutcome
+from cases.services import case_open, case_set_status
+from playbooks.models import Category
+
+# live_server runs Django in a thread while Playwright's sync API runs an event loop in
+# this one; Django would otherwise refuse ORM calls from "async" context.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
+PASSWORD = "demo-611-pass"
+KNOWN_PHONE = "+79035550101"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason="browser tests need /usr/bin/chromium (Debian: apt-get install chromium)",
+    ),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_server_connections(django_db_blocker):
+    yield
+    # The live server answers in threads, each with its own persistent connection
+    # (CONN_MAX_AGE); end them so the test database can be dropped at the end of the run.
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ru-RU")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def demo(db):
+    """Demo users and playbooks, a few dozen cases, and one subscriber who calls again."""
+    seed_users()
+    seed_playbooks()
+    seed_demo_cases(24)
+    telephony = User.objects.get(username="telephony")
+    category = Category.objects.get(slug=Category.objects.order_by("position")[0].slug)
+    old = case_open(
+        actor=telephony,
+        channel="hotline",
+        category=category,
+        phone=KNOWN_PHONE,
+        time_zone="Asia/Yekaterinburg",
+        subscriber_name="Галина Орлова",
+        summary="Звонили «из поликлиники», просили код",
+    )
+    case_set_status(case=old, status="closed", outcome="duplicate", actor=telephony)
+    case_open(
+        actor=telephony,
+        channel="chat",
+        category=category,
+        phone=KNOWN_PHONE,
+        summary="Снова звонили, теперь «из банка»",
+    )
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _login(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_a_specialist_takes_a_call_works_the_playbook_and_closes_the_case(live_server, page, demo):
+    base = live_server.url
+    _login(page, base, "specialist1")
+    assert page.url.endswith("/cases/mine/")
+    _shot(page, "my-cases")
+
+    page.click("text=Новое обращение")
+    page.wait_for_url("**/cases/new/")
+    # The cursor is already in the phone field: the specialist just types.
+    assert page.evaluate("document.activeElement.name") == "phone"
+    page.keyboard.type("8 (903) 555-01-01")
+    card = page.locator("#subscriber-card")
+    card.locator("text=Обращается повторно").wait_for()
+    assert "Снова звонили" in card.inner_text()
+    assert "Екатеринбург" in page.locator("#tz-field").inner_text()
+    # Enter in the phone field moves on to the category instead of submitting half a form.
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.name") == "category"
+    assert (
+        page.url.endswith("/cases/new/")
+        and not Case.objects.filter(
+            assignee__username="specialist1", subscriber__msisdn=KNOWN_PHONE
+        ).exists()
+    )
+    category = Category.objects.order_by("position").select_related("playbook")[0]
+    page.select_option("#id_category", str(category.pk))
+    page.check("#id_code_disclosed")
+    page.fill("#id_summary", "Звонили «из банка», абонент продиктовал код")
+    _shot(page, "new-contact")
+
+    # Bad input first: the amount is required once money is lost; nothing else is lost.
+    page.check("#id_money_lost")
+    page.click("button[accesskey=s]")
+    page.locator("text=Укажите сумму потерь").wait_for()
+    assert page.input_value("#id_summary") == "Звонили «из банка», абонент продиктовал код"
+    assert page.input_value("input[name=phone]") == "8 (903) 555-01-01"
+    _shot(page, "new-contact-errors")
+    page.fill("#id_money_amount", "15000")
+    page.click("button[accesskey=s]")
+    page.wait_for_url(re.compile(r"/cases/\d+/$"))
+    case = Case.objects.latest("pk")
+    assert case.assignee.username == "specialist1" and case.money_amount == 15000
+
+    steps = page.locator("li.step")
+    assert steps.count() == case.playbook_version.steps.count() > 0
+    assert page.locator("blockquote.script").count() > 0
+    _shot(page, "case")
+
+    # Steps are recorded in place: the page must not reload (the marker survives).
+    page.evaluate("window.__noReload = true")
+    for i in range(steps.count()):
+        step = steps.nth(i)
+        step.locator("button[value=done]").click()
+        page.locator(f"li.step.recorded >> nth={i}").wait_for()
+    assert page.evaluate("window.__noReload") is True
+    assert StepOutcome.objects.filter(case=case, result="done").count() == steps.count()
+    assert "Шаг сценария" in page.locator("#timeline").inner_text()
+
+    page.select_option("#id_status", "closed")
+    page.select_option("#id_outcome", "referred_bank")
+    page.click("#status button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator(".case-header .badge.status-closed").inner_text() == "Закрыто"
+    case.refresh_from_db()
+    assert (case.status, case.outcome) == ("closed", "referred_bank")
+    _shot(page, "case-closed")
+
+
+def test_a_supervisor_auto_assigns_the_queue_and_reassigns_a_case(live_server, page, demo):
+    base = live_server.url
+    waiting = Case.objects.open().filter(assignee__isnull=True).count()
+    assert waiting > 0
+    _login(page, base, "supervisor")
+    page.goto(f"{base}/queue/")
+    _shot(page, "queue")
+    page.click("text=Распределить автоматически")
+    page.locator("text=Распределено обращений").wait_for()
+    assert not Case.objects.open().filter(assignee__isnull=True).exists()
+    assert CaseEvent.objects.filter(kind="assigned", actor__username="supervisor").count() >= (
+        waiting
+    )
+    _shot(page, "queue-after-auto-assign")
+
+    # Reassign one of specialist1's cases to specialist2 from the list.
+    first = User.objects.get(username="specialist1")
+    second = User.objects.get(username="specialist2")
+    page.goto(f"{base}/cases/?assignee={first.pk}&status=open")
+    target = Case.objects.open().filter(assignee=first).order_by("-created_at", "-id").first()
+    page.check(f"input[name=cases][value='{target.pk}']")
+    page.select_option("#bulk-assignee", str(second.pk))
+    page.click(".bulk-bar button[type=submit]")
+    page.locator("text=Назначено: 1").wait_for()
+    target.refresh_from_db()
+    assert target.assignee == second
+    _shot(page, "all-cases")
+
+
+def test_password_guessing_ends_on_a_russian_lockout_page(live_server, page, demo):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", "specialist2")
+        page.fill("#id_password", "угадываю")
+        page.click("button[type=submit]")
+        page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Вход временно заблокирован"
+    _shot(page, "login-lockout")
