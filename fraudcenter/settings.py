@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "playbooks",
     "cases",
     "reminders",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -187,7 +188,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Finished XLSX exports are kept EXPORT_TTL_HOURS, then their files are deleted.
+    "reports-delete-expired-exports": {
+        "task": "reports.tasks.exports_delete_expired",
+        "schedule": 15 * 60,
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- DRF ------------------------------------------------------------------------------------
@@ -214,6 +221,9 @@ SPECTACULAR_SETTINGS = {
 REPEAT_VICTIM_DAYS = env.int("REPEAT_VICTIM_DAYS", default=30)
 # Disclosed codes make the deadline this many minutes at the most.
 URGENT_SLA_MINUTES = env.int("URGENT_SLA_MINUTES", default=30)
+# Report exports: XLSX files live here for this many hours, then beat deletes them.
+EXPORT_DIR = VAR_DIR / "exports"
+EXPORT_TTL_HOURS = env.int("EXPORT_TTL_HOURS", default=24)
 
 # --- Logging: never phone numbers or names ---------------------------------------------------
 LOGGING = {
