@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -36,16 +37,17 @@ def percentiles_supported() -> bool:
     return connection.vendor == "postgresql"
 
 
-class Percentile(Aggregate):
-    """percentile_cont(fraction) WITHIN GROUP (ORDER BY expr) — PostgreSQL only."""
+class Percentiles(Aggregate):
+    """percentile_cont(ARRAY[...]) WITHIN GROUP (ORDER BY expr): several percentiles from
+    one sort — PostgreSQL only."""
 
     function = "PERCENTILE_CONT"
-    name = "Percentile"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    name = "Percentiles"
+    template = "%(function)s(ARRAY[%(fractions)s]) WITHIN GROUP (ORDER BY %(expressions)s)"
 
-    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
-        super().__init__(expression, fraction=float(fraction), **extra)
+    def __init__(self, expression: Any, fractions: tuple[float, ...], **extra: Any) -> None:
+        extra["fractions"] = ", ".join(f"{float(x)!r}::float8" for x in fractions)
+        super().__init__(expression, output_field=ArrayField(FloatField()), **extra)
 
 
 class EpochSeconds(Func):
@@ -62,10 +64,7 @@ def _seconds(later: str, earlier: str) -> EpochSeconds:
 def _percentiles(prefix: str, later: str, earlier: str) -> dict[str, Any]:
     if not percentiles_supported():
         return {}
-    return {
-        f"{prefix}_median": Percentile(_seconds(later, earlier), 0.5),
-        f"{prefix}_p90": Percentile(_seconds(later, earlier), 0.9),
-    }
+    return {prefix: Percentiles(_seconds(later, earlier), (0.5, 0.9))}
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -102,13 +101,7 @@ def contacts_by_category(f: ReportFilter) -> list[dict[str, Any]]:
 
 
 def summary(f: ReportFilter) -> dict[str, Any]:
-    """One aggregate over the period's cases: outcomes, money, speed, deadlines, repeats."""
-    days = settings.REPEAT_VICTIM_DAYS
-    earlier_case = Case.objects.filter(
-        subscriber_id=OuterRef("subscriber_id"),
-        created_at__lt=OuterRef("created_at"),
-        created_at__gte=OuterRef("created_at") - timedelta(days=days),
-    )
+    """Outcomes, money, speed and deadlines in one aggregate, repeat victims in a second."""
     aggregates: dict[str, Any] = {
         "total": Count("id"),
         "code_disclosed": Count("id", filter=Q(code_disclosed=True)),
@@ -118,7 +111,6 @@ def summary(f: ReportFilter) -> dict[str, Any]:
         "due_resolved": Count("id", filter=Q(resolved_at__isnull=False, due_at__isnull=False)),
         "on_time": Count("id", filter=Q(resolved_at__lte=F("due_at"))),
         "open_overdue": Count("id", filter=Q(resolved_at__isnull=True, due_at__lt=Now())),
-        "repeat": Count("id", filter=Q(Exists(earlier_case))),
         **{f"outcome_{o}": Count("id", filter=Q(outcome=o)) for o in Outcome.values},
         **_percentiles("first_action", "first_action_at", "created_at"),
         **_percentiles("resolve", "resolved_at", "created_at"),
@@ -129,14 +121,54 @@ def summary(f: ReportFilter) -> dict[str, Any]:
         {"value": o.value, "label": str(o.label), "n": data.pop(f"outcome_{o.value}")}
         for o in Outcome
     ]
-    data["referred"] = sum(o["n"] for o in data["outcomes"] if o["value"].startswith("referred_"))
+    data["referred"] = sum(
+        o["n"] for o in data["outcomes"] if o["value"].startswith("referred_")
+    )
+    for prefix in ("first_action", "resolve"):
+        values = data.pop(prefix, None) or [None, None]
+        data[f"{prefix}_median"], data[f"{prefix}_p90"] = values
+    data["repeat"] = repeat_victims(f)
     data["repeat_share"] = _share(data["repeat"], total)
     data["on_time_share"] = _share(data["on_time"], data["due_resolved"])
-    data["repeat_days"] = days
-    for key in ("first_action_median", "first_action_p90", "resolve_median", "resolve_p90"):
-        data.setdefault(key, None)
+    data["repeat_days"] = settings.REPEAT_VICTIM_DAYS
     data["percentiles_supported"] = percentiles_supported()
     return data
+
+
+def repeat_victims(f: ReportFilter) -> int:
+    """How many of the period's cases come from a subscriber whose previous case (any
+    channel, any category) was at most REPEAT_VICTIM_DAYS earlier.
+
+    PostgreSQL: LAG over the subscriber's cases since start - N days, one pass over the
+    covering index. Elsewhere: an EXISTS probe per case on case_subscriber_idx."""
+    window = timedelta(days=settings.REPEAT_VICTIM_DAYS)
+    if connection.vendor != "postgresql":
+        earlier_case = Case.objects.filter(
+            subscriber_id=OuterRef("subscriber_id"),
+            created_at__lt=OuterRef("created_at"),
+            created_at__gte=OuterRef("created_at") - window,
+        )
+        return Case.objects.filter(f.case_q()).filter(Exists(earlier_case)).count()
+    outer, params = ["created_at >= %s"], [f.start]
+    if f.channel:
+        outer.append("channel = %s")
+        params.append(f.channel)
+    if f.category_id:
+        outer.append("category_id = %s")
+        params.append(f.category_id)
+    sql = f"""
+        SELECT count(*) FROM (
+            SELECT created_at, channel, category_id,
+                   LAG(created_at) OVER (PARTITION BY subscriber_id ORDER BY created_at, id)
+                       AS previous_at
+            FROM {Case._meta.db_table}
+            WHERE created_at >= %s AND created_at < %s
+        ) AS recent
+        WHERE previous_at >= created_at - %s AND {" AND ".join(outer)}
+    """  # noqa: S608 - table name from the model, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.start - window, f.end, window, *params])
+        return cursor.fetchone()[0]
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -225,7 +257,7 @@ def specialists(f: ReportFilter) -> list[dict[str, Any]]:
             handled=Count("id"),
             resolved=Count("id", filter=Q(resolved_at__isnull=False)),
             **(
-                {"median": Percentile(_seconds("resolved_at", "created_at"), 0.5)}
+                {"median": Percentiles(_seconds("resolved_at", "created_at"), (0.5,))}
                 if percentiles_supported()
                 else {}
             ),
@@ -234,7 +266,7 @@ def specialists(f: ReportFilter) -> list[dict[str, Any]]:
     )
     out = []
     for r in rows:
-        r.setdefault("median", None)
+        r["median"] = r["median"][0] if r.get("median") else None
         r["name"] = f"{r['first_name']} {r['last_name']}".strip() or r["username"]
         out.append(r)
     return out
@@ -257,8 +289,8 @@ class Report:
 
 
 def report_build(f: ReportFilter) -> Report:
-    """Eight queries: by day, by category, summary, two identifier tops, steps, SMS,
-    specialists."""
+    """Nine queries: by day, by category, summary, repeat victims, two identifier tops,
+    steps, SMS, specialists."""
     return Report(
         filter=f,
         by_day=contacts_by_day(f),
