@@ -82,7 +82,7 @@ def stacked_by_day(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def horizontal_bars(rows: list[dict[str, Any]], *, label_key: str, value_key: str) -> dict:
     """One horizontal bar per row (categories), the count written at the bar's end."""
-    label_w, right, top, row_h, bottom = 300, 80, 8, 28, 44
+    label_w, right, top, row_h, bottom = 400, 60, 8, 28, 44
     width = 960
     plot_w = width - label_w - right
     ticks = nice_ticks(max((r[value_key] for r in rows), default=0))

@@ -121,9 +121,7 @@ def summary(f: ReportFilter) -> dict[str, Any]:
         {"value": o.value, "label": str(o.label), "n": data.pop(f"outcome_{o.value}")}
         for o in Outcome
     ]
-    data["referred"] = sum(
-        o["n"] for o in data["outcomes"] if o["value"].startswith("referred_")
-    )
+    data["referred"] = sum(o["n"] for o in data["outcomes"] if o["value"].startswith("referred_"))
     for prefix in ("first_action", "resolve"):
         values = data.pop(prefix, None) or [None, None]
         data[f"{prefix}_median"], data[f"{prefix}_p90"] = values
