@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from . import charts, selectors, services
-from .exports import DEFAULT_COLUMNS, PERSONAL_COLUMNS, csv_stream, export_rows, table_csv
+from .exports import DEFAULT_COLUMNS, PERSONAL_COLUMNS, csv_stream, table_csv
 from .filters import ReportFilterForm
 from .forms import CaseExportForm
 from .models import ExportJob
@@ -74,23 +74,16 @@ def export_cases_csv(request: HttpRequest) -> HttpResponse:
     job = services.export_record_start(
         owner=request.user, f=f, kind="cases", fmt=ExportJob.Format.CSV, columns=columns
     )
-    headers, rows = export_rows(f, columns, masked=job.masked)
-    expected = {"done": False}
 
-    def on_done(count: int) -> None:
-        services.export_record_finish(job_id=job.pk, row_count=count, complete=expected["done"])
+    def on_done(count: int, complete: bool) -> None:
+        services.export_record_finish(job_id=job.pk, row_count=count, complete=complete)
 
-    def stream():
-        yield from csv_stream(headers, _mark_end(rows, expected), on_done)
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        csv_stream(f, columns, masked=job.masked, on_done=on_done),
+        content_type="text/csv; charset=utf-8",
+    )
     response["Content-Disposition"] = f'attachment; filename="{_filename("cases", form, "csv")}"'
     return response
-
-
-def _mark_end(rows, flag: dict):
-    yield from rows
-    flag["done"] = True
 
 
 @login_required

@@ -37,7 +37,7 @@ def test_the_csv_is_streamed_utf8_with_bom_semicolons_and_masked(client, manager
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "cases_20260301-20260331.csv" in response["Content-Disposition"]
     assert text.startswith("\ufeffНомер;Создано;Телефон абонента;Имя абонента;Кратко;Сумма")
-    lines = text.lstrip("\ufeff").split("\r\n")
+    lines = text.lstrip("\ufeff").split("\n")
     assert len(lines) == 1 + 5 + 1  # header, five March cases, the final newline
     c2 = dataset.cases["c2"]
     assert f"{c2.number};02.03.2026 23:30;+7 916 ***-**-02;И*** П***;" in text
@@ -78,7 +78,7 @@ def test_a_report_table_exports_as_csv_and_is_recorded(client, supervisor, datas
     url = reverse("reports:export_table_csv", kwargs={"table": "by_category"})
     response = client.get(url, MARCH)
     assert response.content.decode() == (
-        "\ufeffКатегория;Обращений\r\nВзлом Госуслуг;3\r\nЗвонок «из банка»;2\r\n"
+        "\ufeffКатегория;Обращений\nВзлом Госуслуг;3\nЗвонок «из банка»;2\n"
     )
     job = ExportJob.objects.get()
     assert (job.kind, job.row_count, job.state) == ("by_category", 2, "done")
