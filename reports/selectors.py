@@ -137,10 +137,12 @@ def repeat_victims(f: ReportFilter) -> int:
     """How many of the period's cases come from a subscriber whose previous case (any
     channel, any category) was at most REPEAT_VICTIM_DAYS earlier.
 
-    PostgreSQL: LAG over the subscriber's cases since start - N days, one pass over the
-    covering index. Elsewhere: an EXISTS probe per case on case_subscriber_idx."""
+    Short periods (and SQLite): an EXISTS probe per case on case_subscriber_idx (~7 µs a
+    case). Periods longer than a quarter of the window on PostgreSQL: LAG over the
+    subscriber's cases since start - N days, one pass over the covering index (~1.4 µs a
+    row, but it also reads the N days before the period)."""
     window = timedelta(days=settings.REPEAT_VICTIM_DAYS)
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or f.days * 4 <= settings.REPEAT_VICTIM_DAYS:
         earlier_case = Case.objects.filter(
             subscriber_id=OuterRef("subscriber_id"),
             created_at__lt=OuterRef("created_at"),

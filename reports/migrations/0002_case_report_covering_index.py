@@ -7,7 +7,7 @@ PostgreSQL only (INCLUDE); SQLite gets a plain index on created_at."""
 from django.db import migrations
 
 COLUMNS = (
-    "channel, category_id, assignee_id, subscriber_id, code_disclosed, money_lost, "
+    "id, channel, category_id, assignee_id, subscriber_id, code_disclosed, money_lost, "
     "money_amount, outcome, due_at, first_action_at, resolved_at"
 )
 

@@ -141,3 +141,16 @@ def test_an_empty_period_gives_zeros_not_errors(db):
     assert report.by_day == [
         {"day": date(2020, 1, 1), "hotline": 0, "chat": 0, "other": 0, "total": 0}
     ]
+
+
+@pytest.mark.parametrize(
+    "day,repeats",
+    [
+        (date(2026, 3, 3), 1),  # c3: c1 was 14.5 h earlier, on the day before
+        (date(2026, 3, 5), 1),  # c7: c6 was 13 days earlier, outside any short period
+        (date(2026, 3, 10), 0),  # c4: c0 was 54 days earlier
+    ],
+)
+def test_repeat_victims_on_short_periods_look_back_before_the_period(dataset, day, repeats):
+    # Short periods take the EXISTS path on PostgreSQL too; March takes the LAG path.
+    assert selectors.repeat_victims(ReportFilter(date_from=day, date_to=day)) == repeats
