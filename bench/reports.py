@@ -98,7 +98,9 @@ def bench_page(runs: int) -> None:
     for name, f in periods().items():
         url = f"/reports/?{f.querystring()}"
         executed = []
-        with connection.execute_wrapper(lambda ex, sql, *a: executed.append(sql) or ex(sql, *a)):
+        with connection.execute_wrapper(
+            lambda ex, sql, *a, executed=executed: executed.append(sql) or ex(sql, *a)
+        ):
             assert client.get(url).status_code == 200
         n = Case.objects.filter(f.case_q()).count()
         ms = timed(lambda url=url: client.get(url), runs)
