@@ -36,6 +36,21 @@ def browser_page():
         browser.close()
 
 
+def _some_reminders() -> None:
+    from django.utils import timezone
+
+    from cases.models import Case
+    from reminders.models import Reminder
+
+    statuses = ["delivered"] * 6 + ["sent", "failed", "skipped_opt_out", "scheduled"]
+    for i, case in enumerate(Case.objects.filter(external_id__startswith="demo-")[:10]):
+        Reminder.objects.create(
+            case=case, subscriber_id=case.subscriber_id, text="Проверьте вход в Госуслуги.",
+            send_after=timezone.now(), status=statuses[i], shifted_by_quiet_hours=i % 4 == 0,
+            dedupe_key=f"browser-{i}",
+        )  # fmt: skip
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_reports_page_renders_charts_and_delivers_an_xlsx(
     live_server, browser_page, settings, tmp_path
@@ -49,6 +64,8 @@ def test_the_reports_page_renders_charts_and_delivers_an_xlsx(
     demo.seed_users()
     demo.seed_playbooks()
     demo.seed_bulk_cases(3000, log=lambda *_: None)
+    demo.seed_demo_cases(12)  # through the services: playbook steps recorded
+    _some_reminders()
     today = today_in_moscow()
     query = f"?period=custom&date_from={today - timedelta(days=29)}&date_to={today}"
 
