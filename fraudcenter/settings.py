@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "playbooks",
     "cases",
     "reminders",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": SMS_REAPER_INTERVAL,
         "options": {"expires": SMS_REAPER_INTERVAL},
     },
+    # Finished XLSX exports are kept EXPORT_TTL_HOURS, then their files are deleted.
+    "reports-delete-expired-exports": {
+        "task": "reports.tasks.exports_delete_expired",
+        "schedule": 15 * 60,
+    },
 }
 
 # --- DRF ------------------------------------------------------------------------------------
@@ -300,6 +306,9 @@ SPECTACULAR_SETTINGS = {
 REPEAT_VICTIM_DAYS = env.int("REPEAT_VICTIM_DAYS", default=30)
 # Disclosed codes make the deadline this many minutes at the most.
 URGENT_SLA_MINUTES = env.int("URGENT_SLA_MINUTES", default=30)
+# Report exports: XLSX files live here for this many hours, then beat deletes them.
+EXPORT_DIR = VAR_DIR / "exports"
+EXPORT_TTL_HOURS = env.int("EXPORT_TTL_HOURS", default=24)
 
 # --- Logging: never phone numbers or names; JSON lines in production -------------------------
 LOGGING = logging_config(

@@ -21,5 +21,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     *reminder_api_urls,  # /api/v1/cases/<id>/reminders/…
     *sms_callback_urls,  # /sms/http/dlr/, /sms/http/inbound/
+    path("reports/", include("reports.urls")),
+    path("api/v1/reports/", include("reports.api_urls")),
     path("", include("cases.urls")),
 ]

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ExportJob(models.Model):
+    """One export: the record of who exported what (CSV and XLSX alike) and, for XLSX,
+    the background job that builds the file. CSV rows are written when the stream ends."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("В очереди")
+        RUNNING = "running", _("Выполняется")
+        DONE = "done", _("Готово")
+        FAILED = "failed", _("Ошибка")
+        EXPIRED = "expired", _("Файл удалён")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="report_exports",
+        verbose_name=_("кто"),
+    )
+    # "cases" for the case list; a report table's name ("by_category", ...) otherwise.
+    kind = models.CharField(_("что"), max_length=32, default="cases")
+    format = models.CharField(_("формат"), max_length=8, choices=Format.choices)
+    filters = models.JSONField(_("фильтры"), default=dict)
+    columns = models.JSONField(_("столбцы"), default=list, blank=True)
+    masked = models.BooleanField(_("с маскированием"), default=True)
+    state = models.CharField(
+        _("состояние"), max_length=16, choices=State.choices, default=State.PENDING
+    )
+    progress = models.PositiveSmallIntegerField(_("готовность, %"), default=0)
+    row_count = models.PositiveIntegerField(_("строк"), default=0)
+    total_rows = models.PositiveIntegerField(_("строк всего"), null=True, blank=True)
+    file_path = models.CharField(_("файл"), max_length=500, blank=True)
+    error = models.TextField(_("ошибка"), blank=True)
+    created_at = models.DateTimeField(_("создано"), default=timezone.now)
+    finished_at = models.DateTimeField(_("завершено"), null=True, blank=True)
+    expires_at = models.DateTimeField(_("хранится до"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("выгрузка")
+        verbose_name_plural = _("выгрузки")
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="export_owner_idx"),
+            # The cleanup task's query: finished files past their expiry.
+            models.Index(
+                fields=["expires_at"], name="export_expiry_idx", condition=Q(state="done")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} {self.kind} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED, self.State.EXPIRED)

@@ -1,0 +1,37 @@
+"""The reports page and API run the same queries for one case or many."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from reports import selectors
+from reports.filters import ReportFilter, today_in_moscow
+
+# session, user, the user's groups (roles), the user's and the groups' model permissions
+# (export_unmasked), the category list of the filter form, the user's last XLSX exports,
+# and the report's nine queries: by day, by category, summary, repeat victims, top phones,
+# top senders, steps, SMS, specialists.
+PAGE_QUERIES = 3 + 2 + 1 + 1 + 9
+
+
+@pytest.mark.parametrize("n", [1, 12])
+def test_the_reports_page_runs_the_same_queries_for_any_number_of_cases(
+    client, manager, make_case, n, django_assert_num_queries
+):
+    for _ in range(n):
+        make_case()
+    client.force_login(manager)
+    with django_assert_num_queries(PAGE_QUERIES):
+        response = client.get(reverse("reports:page"))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("n", [1, 12])
+def test_a_report_is_nine_queries_whatever_the_data(make_case, n, django_assert_num_queries):
+    for i in range(n):
+        make_case(channel="chat" if i % 2 else "hotline")
+    today = today_in_moscow()
+    with django_assert_num_queries(9):
+        report = selectors.report_build(ReportFilter(date_from=today, date_to=today))
+    assert report.summary["total"] == n
