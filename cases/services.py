@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumbers import timezone as pn_timezone
 
+from fraudcenter.ops import CASES_OPENED
 from playbooks.models import Category, Priority, Step
 
 from .models import (
@@ -186,6 +187,7 @@ def case_open(
 
     # The pinned version's on_open SMS, in this transaction (1 query; +2 bulk inserts if any).
     reminders_schedule_on_open(case=case, actor=actor)
+    transaction.on_commit(lambda: CASES_OPENED.labels(channel).inc())
     return case
 
 

@@ -6,16 +6,13 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
-from kombu import Connection
 
 from playbooks.models import Step
 
@@ -58,34 +55,6 @@ from .services import (
     staff_set_availability,
     subscriber_card_accessed,
 )
-
-
-def _check_database() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return "ok"
-
-
-def _check_broker() -> str:
-    url = settings.CELERY_BROKER_URL
-    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
-    with Connection(url, transport_options=options, connect_timeout=2) as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
-    return "ok"
-
-
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Database and broker reachable: 200; otherwise 503 with what failed (no details leaked)."""
-    checks = {}
-    for name, check in (("database", _check_database), ("broker", _check_broker)):
-        try:
-            checks[name] = check()
-        except Exception:  # noqa: BLE001 - any failure means "not healthy"
-            checks[name] = "error"
-    ok = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ok else "error", **checks}, status=200 if ok else 503)
 
 
 @login_required

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "fraudcenter.middleware.RequestIdMiddleware",
+    "fraudcenter.ops.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -309,6 +310,13 @@ URGENT_SLA_MINUTES = env.int("URGENT_SLA_MINUTES", default=30)
 # Report exports: XLSX files live here for this many hours, then beat deletes them.
 EXPORT_DIR = VAR_DIR / "exports"
 EXPORT_TTL_HOURS = env.int("EXPORT_TTL_HOURS", default=24)
+
+# --- Operations -----------------------------------------------------------------------------
+# /metrics: a Bearer token for Prometheus, or (without one) only these addresses.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# /readyz fails when a due SMS has waited longer than this (seconds): the dispatcher is stuck.
+SMS_BACKLOG_MAX_AGE = env.int("SMS_BACKLOG_MAX_AGE", default=600)
 
 # --- Logging: never phone numbers or names; JSON lines in production -------------------------
 LOGGING = logging_config(

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from cases import views as case_views
+from fraudcenter import ops
 from reminders.urls import api_urlpatterns as reminder_api_urls
 from reminders.urls import callback_urlpatterns as sms_callback_urls
 
@@ -11,7 +11,9 @@ admin.site.site_header = "fraudcenter — администрирование"
 admin.site.site_title = "fraudcenter"
 
 urlpatterns = [
-    path("healthz", case_views.healthz, name="healthz"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("cases.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
