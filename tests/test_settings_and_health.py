@@ -46,3 +46,31 @@ def test_healthz_is_503_when_the_broker_is_unreachable(client, settings):
     res = client.get("/healthz")
     assert res.status_code == 503
     assert res.json()["broker"] == "error" and res.json()["database"] == "ok"
+
+
+PRODUCTION_ENV = {
+    "PRODUCTION": "1",
+    "SECRET_KEY": "p" * 30 + "-production-only-secret-0123456789",
+    "ALLOWED_HOSTS": "fraud.example.internal",
+}
+
+
+@pytest.mark.slow
+def test_check_deploy_is_clean_with_production_settings():
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    res = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env={**env, **PRODUCTION_ENV}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_the_shipped_gunicorn_config_loads_the_app():
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    res = subprocess.run(
+        [gunicorn, "--check-config", "-c", "deploy/gunicorn.conf.py", "fraudcenter.wsgi"],
+        cwd=ROOT, env={**env, **PRODUCTION_ENV}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
