@@ -212,11 +212,13 @@ class CaseFilterForm(StaffForm):
         required=False,
         choices=[("", _("все")), ("open", _("открытые")), *Status.choices],
     )
+    # By slug, as in the API: /cases/?category=sim-swap reads and links well.
     category = forms.ModelChoiceField(
         label=_("Категория"),
         queryset=Category.objects.all(),
         required=False,
         empty_label=_("все"),
+        to_field_name="slug",
     )
     channel = forms.ChoiceField(
         label=_("Канал"), required=False, choices=[("", _("все")), *Channel.choices]

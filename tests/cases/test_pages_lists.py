@@ -51,7 +51,7 @@ def test_each_filter_narrows_the_list(client, supervisor, specialist, make_case,
     cases = {
         "status=waiting": {a.number},
         "status=open": {a.number, b.number, c.number},
-        f"category={other_category.pk}": {b.number},
+        f"category={other_category.slug}": {b.number},
         "channel=chat": {b.number},
         f"assignee={specialist.pk}": {c.number},
         "assignee=none": {a.number, b.number},
