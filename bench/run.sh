@@ -18,6 +18,8 @@ PORT=${BENCH_PORT:-8101}
 FLOOR_PORT=${BENCH_FLOOR_PORT:-8201}
 PGURL=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 OUT="$HERE/out/$(date +%Y%m%d-%H%M%S)"
+# One secret for prepare.py and the server: session hashes depend on it.
+export SECRET_KEY=bench-only-secret-key-not-for-production-use-0123456789
 mkdir -p "$OUT"
 RESULTS="$OUT/results.txt"
 ENDPOINTS=${BENCH_ONLY:-"api_create api_list_status api_list_phone api_lookup page_case page_list"}
@@ -51,7 +53,7 @@ for size in $SIZES; do
   # shellcheck disable=SC1090
   set -a; source "$data/env"; set +a
   echo "== gunicorn -w 2 -k sync on :$PORT (DEBUG off, CONN_MAX_AGE=600)"
-  PRODUCTION=0 DEBUG=0 SECRET_KEY=bench-only-secret-key-not-for-production-use-0123456789 \
+  PRODUCTION=0 DEBUG=0 \
     ALLOWED_HOSTS=127.0.0.1,localhost CONN_MAX_AGE=600 LOG_LEVEL=WARNING \
     API_INTEGRATION_THROTTLE_RATE=1000000/min \
     "$VENV/bin/gunicorn" fraudcenter.wsgi -w 2 -k sync -b "127.0.0.1:$PORT" \

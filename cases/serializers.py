@@ -3,6 +3,7 @@ handed to cases.services; outputs read what the selectors loaded (nothing counte
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -302,10 +303,20 @@ class CaseDetailSerializer(CaseCreatedSerializer):
 # --- Inputs ------------------------------------------------------------------------------------
 
 
+class CategorySlugField(serializers.SlugRelatedField):
+    """A category by slug; anything that cannot be a slug (NUL bytes, spaces) is a 400
+    before it reaches the database (PostgreSQL refuses NUL in text: a 500 otherwise)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(r"[-a-zA-Z0-9_]{1,64}", data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:64])
+        return super().to_internal_value(data)
+
+
 class CaseOpenInputSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(choices=Channel.choices)
     phone = PhoneField()
-    category = serializers.SlugRelatedField(
+    category = CategorySlugField(
         slug_field="slug",
         queryset=Category.objects.active().select_related("playbook__current_version"),
     )
@@ -344,7 +355,7 @@ class CaseUpdateInputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    category = serializers.SlugRelatedField(
+    category = CategorySlugField(
         slug_field="slug", queryset=Category.objects.active(), required=False
     )
     assignee = serializers.PrimaryKeyRelatedField(

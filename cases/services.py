@@ -178,7 +178,10 @@ def case_open(
         created_by=actor if actor and actor.is_authenticated else None,
         assignee=assignee,
     )
-    case.full_clean(exclude=["number", "subscriber", "category", "playbook_version"])
+    # Related rows were just fetched or made; checking each FK again costs a query apiece.
+    case.full_clean(
+        exclude=["number", "subscriber", "category", "playbook_version", "created_by", "assignee"]
+    )
     case.save()
     case.number = f"{now.year % 100:02d}-{case.pk:06d}"
     Case.objects.filter(pk=case.pk).update(number=case.number)

@@ -10,6 +10,13 @@ from playbooks.models import Category, Playbook, PlaybookVersion, Step
 from playbooks.services import playbook_publish
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    # Live-server threads and worker subprocesses must not keep connections open between
+    # requests (CONN_MAX_AGE in production): the test database is flushed and dropped.
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+
 def pytest_collection_modifyitems(config, items):
     if settings.IS_POSTGRES:
         return

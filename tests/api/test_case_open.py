@@ -114,6 +114,7 @@ def test_a_duplicate_external_id_with_a_new_key_returns_the_existing_case(api, o
         ("phone", "+7 000 000-00-00"),
         ("channel", "fax"),
         ("category", "no-such-category"),
+        ("category", "\x00"),  # PostgreSQL refuses NUL in text: must not reach it
         ("summary", ""),
         ("summary", "x" * 301),
         ("money_amount", "-5"),

@@ -27,27 +27,12 @@ KNOWN_PHONE = "+79035550101"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(),
         reason="browser tests need /usr/bin/chromium (Debian: apt-get install chromium)",
     ),
 ]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _close_server_connections(django_db_blocker):
-    yield
-    # The live server answers in threads, each with its own persistent connection
-    # (CONN_MAX_AGE); end them so the test database can be dropped at the end of the run.
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with django_db_blocker.unblock(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
 
 
 @pytest.fixture

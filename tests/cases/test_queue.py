@@ -95,7 +95,7 @@ def _specialists(n: int) -> list[User]:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_two_supervisors_auto_assigning_at_once_never_double_assign_or_exceed_a_cap(
     make_case, supervisor
 ):

@@ -51,7 +51,7 @@ def _some_reminders() -> None:
         )  # fmt: skip
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_reports_page_renders_charts_and_delivers_an_xlsx(
     live_server, browser_page, settings, tmp_path
 ):

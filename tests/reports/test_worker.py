@@ -33,7 +33,7 @@ def _broker_up() -> bool:
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_worker_builds_the_xlsx_and_reports_progress(dataset, manager, tmp_path):
     if not _broker_up():
         pytest.skip(f"broker {BROKER} is not reachable")
