@@ -23,6 +23,10 @@ def create_index(apps, schema_editor):
     schema_editor.execute(
         f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {INDEX} ON cases_case USING gin ({EXPRESSION})"
     )
+    # Statistics for the new expression: without them the planner guesses that a rare word
+    # matches 0.5% of the rows and walks the date index over all of them (54 s on a million
+    # cases, 8 ms with the statistics and this index).
+    schema_editor.execute("ANALYZE cases_case")
 
 
 def drop_index(apps, schema_editor):
