@@ -415,7 +415,9 @@ def case_reminder_schedule(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, str(exc))
     if form.errors:
         if request.htmx:
-            return _render_reminders(request, pk, form=form, http_status=400)
+            # 422 for the in-place form errors: the case page tells htmx to swap it (a 4xx is
+            # otherwise not swapped, and in DEBUG django-htmx would replace the page with it).
+            return _render_reminders(request, pk, form=form, http_status=422)
         return _render_case(request, case, reminder_form=form, http_status=400)
     if not request.htmx:
         if created:

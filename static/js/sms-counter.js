@@ -29,10 +29,12 @@
     if (!counter) return;
     var info = smsParts(textarea.value.trim());
     var max = parseInt(counter.dataset.maxParts || "0", 10);
-    var text = info.chars + " " + plural(info.chars, "символ", "символа", "символов") +
-      " · " + info.parts + " SMS · " +
-      (info.gsm ? "латиница: " : "кириллица: ") + info.single + " в одном SMS, " +
-      info.perPart + " в каждой части длинного";
+    var text = info.chars === 0
+      ? "0 символов · в одном SMS 70 знаков кириллицей или 160 латиницей"
+      : info.chars + " " + plural(info.chars, "символ", "символа", "символов") +
+        " · " + info.parts + " SMS · " +
+        (info.gsm ? "латиница: " : "кириллица: ") + info.single + " в одном SMS, " +
+        info.perPart + " в каждой части длинного";
     var tooLong = max > 0 && info.parts > max;
     if (tooLong) text += " — слишком длинно, можно не больше " + max + " SMS";
     counter.textContent = text;

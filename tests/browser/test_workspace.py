@@ -181,7 +181,16 @@ def test_a_specialist_takes_a_call_works_the_playbook_and_closes_the_case(live_s
     sms = page.locator("#sms")
     text_field = sms.locator("textarea[name=text]")
     counter = sms.locator("#sms-counter")
-    assert counter.inner_text().startswith("0 символов · 1 SMS")
+    assert counter.inner_text().startswith("0 символов · в одном SMS 70 знаков кириллицей")
+    # A link is refused in place, next to the field, and the typed text stays.
+    text_field.fill("Проверьте входы на gosuslugi.ru")
+    sms.locator("button:has-text('Запланировать SMS')").click()
+    sms.locator(".has-error .errorlist", has_text="не должно быть ссылок").wait_for()
+    assert page.input_value("#sms textarea[name=text]") == "Проверьте входы на gosuslugi.ru"
+    assert (
+        page.evaluate("window.__noReload") is True
+        and not Reminder.objects.filter(text__contains="gosuslugi").exists()
+    )
     text_field.fill("Я" * 70)
     assert "70 символов · 1 SMS · кириллица: 70" in counter.inner_text()
     text_field.press("End")

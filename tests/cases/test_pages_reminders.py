@@ -135,7 +135,7 @@ def test_bad_text_gets_a_russian_error_next_to_the_field_and_keeps_the_text(
         HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
-    assert response.status_code == 400
+    assert response.status_code == 422
     field = html[html.index('<div class="field has-error">') :]
     assert error in field[: field.index("</textarea>")]
     if text.strip():
@@ -161,7 +161,7 @@ def test_a_form_without_its_request_id_is_refused(client, specialist, my_case):
         {"text": "Коды никому", "delay": "0"},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Форма устарела: обновите страницу." in response.content.decode()
     assert not Reminder.objects.exists()
 
@@ -177,7 +177,7 @@ def test_an_opted_out_subscriber_gets_a_disabled_form_and_no_sms(client, special
         {"text": "Коды никому", "delay": "0", "request_id": str(uuid.uuid4())},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 400 and "сообщения ему не отправляются" in (
+    assert response.status_code == 422 and "сообщения ему не отправляются" in (
         response.content.decode()
     )
     assert not Reminder.objects.exists()
@@ -192,7 +192,7 @@ def test_a_closed_case_gets_no_new_sms(client, specialist, my_case):
         {"text": "Коды никому", "delay": "0", "request_id": str(uuid.uuid4())},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 400 and "Обращение закрыто" in response.content.decode()
+    assert response.status_code == 422 and "Обращение закрыто" in response.content.decode()
     assert not Reminder.objects.exists()
 
 
