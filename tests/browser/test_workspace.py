@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
 
 from cases.demo import seed_demo_cases, seed_playbooks, seed_users
 from cases.models import Case, CaseEvent, StepOutcome
@@ -49,6 +50,15 @@ def _close_server_connections(django_db_blocker):
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
+
+
+@pytest.fixture(autouse=True)
+def _forget_content_types():
+    yield
+    # serialized_rollback flushes without re-running post_migrate: the content types are gone
+    # until the next such test restores them, so a following plain transactional test must
+    # not trust the cached ids (audit log entries would point at missing rows).
+    ContentType.objects.clear_cache()
 
 
 @pytest.fixture
