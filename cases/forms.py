@@ -149,6 +149,47 @@ class IdentifierForm(StaffForm):
     )
 
 
+class ReminderForm(StaffForm):
+    """A specialist's SMS to the subscriber. `request_id` is made when the form is rendered,
+    so a double submit (or a retry after a timeout) schedules one SMS, not two."""
+
+    DELAYS = [
+        (0, _("сейчас")),
+        (15, _("через 15 минут")),
+        (60, _("через 1 час")),
+        (180, _("через 3 часа")),
+        (1440, _("через сутки")),
+    ]
+
+    text = forms.CharField(
+        label=_("Текст SMS"),
+        strip=False,  # the service strips; the typed text comes back as typed on errors
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "data-sms-counter": "sms-counter"}),
+        error_messages={
+            "required": _("Текст SMS пуст."),
+            "max_length": _("Слишком длинный текст (не больше %(limit_value)d символов)."),
+        },
+    )
+    delay = forms.TypedChoiceField(
+        label=_("Отправить"),
+        choices=DELAYS,
+        coerce=int,
+        initial=0,
+        error_messages={"invalid_choice": _("Выберите, когда отправить.")},
+    )
+    request_id = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("Форма устарела: обновите страницу."),
+            "invalid": _("Форма устарела: обновите страницу."),
+        },
+    )
+
+    def send_after(self) -> datetime:
+        return timezone.now() + timedelta(minutes=self.cleaned_data["delay"])
+
+
 class StatusForm(StaffForm):
     version = forms.IntegerField(widget=forms.HiddenInput)
     status = forms.ChoiceField(label=_("Новый статус"), choices=Status.choices)

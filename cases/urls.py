@@ -16,6 +16,12 @@ urlpatterns = [
     path("cases/<int:pk>/identifiers/", views.case_identifier, name="identifier"),
     path("cases/<int:pk>/status/", views.case_status, name="status"),
     path("cases/<int:pk>/take/", views.case_take, name="take"),
+    path("cases/<int:pk>/sms/", views.case_reminder_schedule, name="sms_schedule"),
+    path(
+        "cases/<int:pk>/sms/<int:reminder_id>/cancel/",
+        views.case_reminder_cancel,
+        name="sms_cancel",
+    ),
     path("queue/", views.queue, name="queue"),
     path("queue/assign/", views.queue_assign, name="assign"),
     path("queue/auto-assign/", views.queue_auto_assign, name="auto_assign"),

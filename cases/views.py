@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import uuid
+from typing import NamedTuple
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -15,6 +18,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from playbooks.models import Step
+from reminders.models import Reminder
+from reminders.selectors import reminder_get_for_case, reminder_is_cancellable, reminders_for_case
+from reminders.services import (
+    ReminderConflict,
+    reminder_cancel,
+    reminder_check_can_change,
+    reminder_schedule_manual,
+)
 
 from .forms import (
     AssignForm,
@@ -23,6 +34,7 @@ from .forms import (
     IdentifierForm,
     NewContactForm,
     NoteForm,
+    ReminderForm,
     StatusForm,
     StepForm,
     specialists_queryset,
@@ -210,6 +222,7 @@ def _render_case(
     status_form: StatusForm | None = None,
     note_form: NoteForm | None = None,
     identifier_form: IdentifierForm | None = None,
+    reminder_form: ReminderForm | None = None,
     conflict: str = "",
     http_status: int = 200,
 ) -> HttpResponse:
@@ -235,8 +248,51 @@ def _render_case(
         "specialists": list(specialists_queryset()) if can_assign else [],
         "conflict": conflict,
         "step_results": StepOutcome.Result.choices,
+        **_reminders_context(case, form=reminder_form),
     }
     return render(request, "cases/detail.html", context, status=http_status)
+
+
+class ReminderRow(NamedTuple):
+    reminder: Reminder
+    cancellable: bool
+
+
+def _new_reminder_form() -> ReminderForm:
+    # A fresh request id per rendered form: submitting the same form twice is one SMS.
+    return ReminderForm(initial={"request_id": uuid.uuid4(), "delay": 0})
+
+
+def _reminders_context(case: Case, *, form: ReminderForm | None = None, error: str = "") -> dict:
+    """The SMS panel: the case's reminders (one query) and the form to schedule one."""
+    reminders = list(reminders_for_case(case_id=case.pk))
+    return {
+        "reminders": [ReminderRow(r, reminder_is_cancellable(r)) for r in reminders],
+        "reminder_form": form or _new_reminder_form(),
+        "reminder_error": error,
+        "sms_max_parts": settings.SMS_MAX_PARTS,
+    }
+
+
+def _render_reminders(
+    request: HttpRequest,
+    pk: int,
+    *,
+    form: ReminderForm | None = None,
+    error: str = "",
+    http_status: int = 200,
+) -> HttpResponse:
+    """htmx: the SMS panel again, plus the timeline out of band (it got an event)."""
+    case = case_get_detail(case_id=pk)
+    context = {
+        "case": case,
+        "can_change": True,
+        "events": list(case.events.all()),
+        "staff_tz": staff_profile_for(request.user).time_zone,
+        "oob": True,
+        **_reminders_context(case, form=form, error=error),
+    }
+    return render(request, "cases/_reminders.html", context, status=http_status)
 
 
 @login_required
@@ -290,6 +346,73 @@ def case_step(request: HttpRequest, pk: int, step_id: int) -> HttpResponse:
         },
         status=400 if error else 200,
     )
+
+
+def _sms_refusal(case: Case) -> str:
+    if case.subscriber.sms_opt_out:
+        return _("Абонент отказался от SMS («СТОП»): сообщения ему не отправляются.")
+    if not case.is_open:
+        return _("Обращение закрыто: SMS не запланировать.")
+    return ""
+
+
+@login_required
+@require_POST
+def case_reminder_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    """Schedule a specialist's SMS; htmx gets the SMS panel back, a plain POST a redirect
+    (or the page with the form's errors)."""
+    case = _get_case_for_user(request, pk, change=True)
+    reminder_check_can_change(user=request.user, case=case)
+    form = ReminderForm(request.POST)
+    created = False
+    if refusal := _sms_refusal(case):
+        form.is_valid()
+        form.add_error(None, refusal)
+    elif form.is_valid():
+        d = form.cleaned_data
+        try:
+            _reminder, created = reminder_schedule_manual(
+                case=case,
+                text=d["text"],
+                send_after=form.send_after(),
+                request_id=str(d["request_id"]),
+                actor=request.user,
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        except ReminderConflict as exc:
+            form.add_error(None, str(exc))
+    if form.errors:
+        if request.htmx:
+            # 422 for the in-place form errors: the case page tells htmx to swap it (a 4xx is
+            # otherwise not swapped, and in DEBUG django-htmx would replace the page with it).
+            return _render_reminders(request, pk, form=form, http_status=422)
+        return _render_case(request, case, reminder_form=form, http_status=400)
+    if not request.htmx:
+        if created:
+            messages.success(request, _("SMS запланировано."))
+        return redirect(reverse("cases:detail", args=[pk]) + "#sms")
+    return _render_reminders(request, pk)
+
+
+@login_required
+@require_POST
+def case_reminder_cancel(request: HttpRequest, pk: int, reminder_id: int) -> HttpResponse:
+    case = _get_case_for_user(request, pk, change=True)
+    reminder_check_can_change(user=request.user, case=case)
+    reminder = reminder_get_for_case(case_id=case.pk, reminder_id=reminder_id)
+    if reminder is None:
+        raise Http404(_("SMS не найдено."))
+    error = ""
+    try:
+        reminder_cancel(reminder=reminder, actor=request.user, reason="manual")
+    except ReminderConflict as exc:
+        error = str(exc)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(reverse("cases:detail", args=[pk]) + "#sms")
+    return _render_reminders(request, pk, error=error, http_status=409 if error else 200)
 
 
 @login_required

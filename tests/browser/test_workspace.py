@@ -14,6 +14,7 @@ from cases.demo import seed_demo_cases, seed_playbooks, seed_users
 from cases.models import Case, CaseEvent, StepOutcome
 from cases.services import case_open, case_set_status
 from playbooks.models import Category
+from reminders.models import Reminder
 
 # live_server runs Django in a thread while Playwright's sync API runs an event loop in
 # this one; Django would otherwise refuse ORM calls from "async" context.
@@ -160,6 +161,51 @@ def test_a_specialist_takes_a_call_works_the_playbook_and_closes_the_case(live_s
     assert page.evaluate("window.__noReload") is True
     assert StepOutcome.objects.filter(case=case, result="done").count() == steps.count()
     assert "Шаг сценария" in page.locator("#timeline").inner_text()
+
+    # A follow-up SMS from the case page: the counter follows the typing, htmx lists it.
+    sms = page.locator("#sms")
+    text_field = sms.locator("textarea[name=text]")
+    counter = sms.locator("#sms-counter")
+    assert counter.inner_text().startswith("0 символов · в одном SMS 70 знаков кириллицей")
+    # A link is refused in place, next to the field, and the typed text stays.
+    text_field.fill("Проверьте входы на gosuslugi.ru")
+    sms.locator("button:has-text('Запланировать SMS')").click()
+    sms.locator(".has-error .errorlist", has_text="не должно быть ссылок").wait_for()
+    assert page.input_value("#sms textarea[name=text]") == "Проверьте входы на gosuslugi.ru"
+    assert (
+        page.evaluate("window.__noReload") is True
+        and not Reminder.objects.filter(text__contains="gosuslugi").exists()
+    )
+    text_field.fill("Я" * 70)
+    assert "70 символов · 1 SMS · кириллица: 70" in counter.inner_text()
+    text_field.press("End")
+    text_field.type("!")
+    assert "71 символ · 2 SMS" in counter.inner_text()
+    text = f"Обращение {case.number}: никому не сообщайте коды из SMS и не переводите деньги."
+    text_field.fill(text)
+    assert "2 SMS" in counter.inner_text()
+    sms.locator("select[name=delay]").select_option("60")
+    sms.locator("button:has-text('Запланировать SMS')").click()
+    item = page.locator("#sms li.reminder", has_text=text)
+    item.locator(".sms-status", has_text="Запланировано").wait_for()
+    assert "2 SMS" in item.inner_text() and "у абонента" in item.inner_text()
+    assert page.input_value("#sms textarea[name=text]") == ""
+    assert page.evaluate("window.__noReload") is True
+    reminder = Reminder.objects.get(case=case, text=text)
+    assert (reminder.status, reminder.parts) == ("scheduled", 2)
+    # A draft of the next one shows the counter in the screenshot.
+    page.locator("#sms textarea[name=text]").fill("Перезвоните на 611, если снова позвонят.")
+    page.locator("#sms").scroll_into_view_if_needed()
+    _shot(page, "case-sms")
+    page.locator("#sms textarea[name=text]").fill("")
+
+    item.locator("button:has-text('Отменить')").click()
+    page.locator("#sms li.reminder", has_text=text).locator(
+        ".sms-status", has_text="Отменено"
+    ).wait_for()
+    reminder.refresh_from_db()
+    assert reminder.status == "cancelled"
+    assert page.evaluate("window.__noReload") is True
 
     page.select_option("#id_status", "closed")
     page.select_option("#id_outcome", "referred_bank")

@@ -6,6 +6,8 @@ from django.urls import reverse
 from cases.models import Case, CaseEvent, StaffProfile, StepOutcome
 from cases.services import case_add_identifier, case_add_note, case_assign, case_record_step
 from playbooks.models import Step
+from reminders.models import Reminder
+from reminders.services import reminder_schedule_manual
 
 pytestmark = pytest.mark.django_db
 
@@ -239,15 +241,27 @@ def test_the_case_page_runs_the_same_queries_for_any_history(
         case_add_identifier(
             case=my_case, kind="phone", value=f"+7495{1000000 + i}", actor=specialist
         )
+        reminder, _ = reminder_schedule_manual(
+            case=my_case, text=f"SMS {i}", send_after=None, request_id=f"r{i}", actor=specialist
+        )
+        if i % 2:
+            Reminder.objects.filter(pk=reminder.pk).update(
+                status="failed", attempts=3, last_error="gateway down"
+            )
     for step in _steps(my_case):
         case_record_step(case=my_case, step=step, result="done", actor=specialist)
     client.force_login(specialist)
     # session, user, user's groups; the case with subscriber/category/assignee/creator/playbook;
     # prefetches: events+actors, step outcomes+actors, chat messages; playbook steps;
-    # identifiers with "seen in" counts; the staff profile; Django's model permissions of
-    # the user and of their groups (asked once, then cached: rules says no to assign_case)
-    with django_assert_num_queries(12):
-        assert client.get(reverse("cases:detail", args=[my_case.pk])).status_code == 200
+    # identifiers with "seen in" counts; the case's SMS reminders with creator and step;
+    # the staff profile; Django's model permissions of the user and of their groups (asked
+    # once, then cached: rules says no to assign_case)
+    with django_assert_num_queries(13):
+        response = client.get(reverse("cases:detail", args=[my_case.pk]))
+    assert response.status_code == 200
+    # n manual SMS plus whatever the playbook's steps scheduled: all listed.
+    shown = response.content.decode().count('class="reminder sms-')
+    assert shown == Reminder.objects.filter(case=my_case).count() >= n
 
 
 @pytest.mark.parametrize("n", [1, 30])
