@@ -344,7 +344,8 @@ def case_step(request: HttpRequest, pk: int, step_id: int) -> HttpResponse:
             "staff_tz": staff_profile_for(request.user).time_zone,
             "oob": True,
         },
-        status=400 if error else 200,
+        # 422, not 400: the case page tells htmx to swap 409/422 in place (see detail.html).
+        status=422 if error else 200,
     )
 
 

@@ -78,7 +78,7 @@ def test_an_unknown_step_result_is_refused_and_nothing_is_recorded(client, speci
         {"result": "maybe"},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 400 and "Выберите результат шага." in response.content.decode()
+    assert response.status_code == 422 and "Выберите результат шага." in response.content.decode()
     assert not StepOutcome.objects.exists()
 
 
@@ -298,5 +298,5 @@ def test_the_steps_of_a_closed_case_cannot_be_changed(client, specialist, my_cas
         {"result": "done"},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 400 and "Обращение закрыто" in response.content.decode()
+    assert response.status_code == 422 and "Обращение закрыто" in response.content.decode()
     assert not StepOutcome.objects.exists()
