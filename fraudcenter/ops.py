@@ -117,30 +117,23 @@ class DatabaseCollector:
         )
         yield GaugeMetricFamily("fraudcenter_sms_due", "Due SMS not yet sent", value=due)
         since = timezone.now() - timedelta(hours=24)
-        sms = GaugeMetricFamily(
-            "fraudcenter_sms_last_24h", "SMS created in the last 24 h by status", labels=["status"]
+        yield _by_status(
+            "fraudcenter_sms_last_24h",
+            "SMS created in the last 24 h by status",
+            Reminder.objects.filter(created_at__gte=since),
         )
-        rows = (
-            Reminder.objects.filter(created_at__gte=since)
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .order_by()
+        yield _by_status(
+            "fraudcenter_cases_open",
+            "Open cases by status",
+            Case.objects.filter(status__in=OPEN_STATUSES),
         )
-        for status, n in rows:
-            sms.add_metric([status], n)
-        yield sms
-        cases = GaugeMetricFamily(
-            "fraudcenter_cases_open", "Open cases by status", labels=["status"]
-        )
-        rows = (
-            Case.objects.filter(status__in=OPEN_STATUSES)
-            .values_list("status")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for status, n in rows:
-            cases.add_metric([status], n)
-        yield cases
+
+
+def _by_status(name: str, documentation: str, queryset) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=["status"])
+    for status, n in queryset.values_list("status").annotate(n=Count("id")).order_by():
+        family.add_metric([status], n)
+    return family
 
 
 def _metrics_allowed(request: HttpRequest) -> bool:
