@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import (
@@ -23,14 +24,15 @@ from django.db.models import (
     Func,
     OuterRef,
     Q,
-    Sum,
 )
-from django.db.models.functions import Now, TruncDate
+from django.db.models.functions import Now
 
 from cases.models import Case, CaseIdentifier, Channel, Outcome, ScammerIdentifier, StepOutcome
+from playbooks.models import Category
 from reminders.models import Reminder
 
-from .filters import MOSCOW, ReportFilter
+from . import rollup
+from .filters import ReportFilter
 
 
 def percentiles_supported() -> bool:
@@ -67,19 +69,45 @@ def _percentiles(prefix: str, later: str, earlier: str) -> dict[str, Any]:
     return {prefix: Percentiles(_seconds(later, earlier), (0.5, 0.9))}
 
 
+# --- Additive figures: the daily rollup ---------------------------------------------------------
+
+
+def _rollup_query(
+    f: ReportFilter,
+    select: str,
+    *,
+    join: str = "",
+    where: str = "",
+    group_by: str = "",
+    order_by: str = "",
+) -> list[dict[str, Any]]:
+    """One query over the period's per-(day, channel, category, assignee) rows
+    (rollup.figure_rows: rollup rows for clean days, live GROUP BY for the others)."""
+    rows_sql, params = rollup.figure_rows(f)
+    sql = f"SELECT {select} FROM ({rows_sql}) AS r {join}"
+    if where:
+        sql += f" WHERE {where}"
+    if group_by:
+        sql += f" GROUP BY {group_by}"
+    if order_by:
+        sql += f" ORDER BY {order_by}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
 # --- Contacts ---------------------------------------------------------------------------------
 
 
 def contacts_by_day(f: ReportFilter) -> list[dict[str, Any]]:
     """One row per Moscow day in the period: the day and a count per channel (zeros kept)."""
-    rows = (
-        Case.objects.filter(f.case_q())
-        .annotate(day=TruncDate("created_at", tzinfo=MOSCOW))
-        .values("day", "channel")
-        .annotate(n=Count("id"))
-        .order_by()
+    rows = _rollup_query(
+        f, "r.day AS day, r.channel AS channel, SUM(r.total) AS n", group_by="r.day, r.channel"
     )
-    counts: dict[tuple[date, str], int] = {(r["day"], r["channel"]): r["n"] for r in rows}
+    counts: dict[tuple[date, str], int] = {
+        (rollup.as_date(r["day"]), r["channel"]): int(r["n"]) for r in rows
+    }
     out = []
     for i in range(f.days):
         day = f.date_from + timedelta(days=i)
@@ -89,48 +117,99 @@ def contacts_by_day(f: ReportFilter) -> list[dict[str, Any]]:
 
 
 def contacts_by_category(f: ReportFilter) -> list[dict[str, Any]]:
-    return list(
-        Case.objects.filter(f.case_q())
-        .values("category_id", name=F("category__name"))
-        .annotate(n=Count("id"))
-        .order_by("-n", "name")
+    category = connection.ops.quote_name(Category._meta.db_table)
+    rows = _rollup_query(
+        f,
+        "r.category_id AS category_id, c.name AS name, SUM(r.total) AS n",
+        join=f"JOIN {category} AS c ON c.id = r.category_id",
+        group_by="r.category_id, c.name",
+        order_by="n DESC, c.name",
     )
+    for r in rows:
+        r["n"] = int(r["n"])
+    return rows
 
 
 # --- Outcomes, speed, deadlines, repeat victims -----------------------------------------------
 
 
-def summary(f: ReportFilter) -> dict[str, Any]:
-    """Outcomes, money, speed and deadlines in one aggregate, repeat victims in a second."""
-    aggregates: dict[str, Any] = {
-        "total": Count("id"),
-        "code_disclosed": Count("id", filter=Q(code_disclosed=True)),
-        "money_lost": Count("id", filter=Q(money_lost=True)),
-        "money_amount": Sum("money_amount"),
-        "resolved": Count("id", filter=Q(resolved_at__isnull=False)),
-        "due_resolved": Count("id", filter=Q(resolved_at__isnull=False, due_at__isnull=False)),
-        "on_time": Count("id", filter=Q(resolved_at__lte=F("due_at"))),
-        "open_overdue": Count("id", filter=Q(resolved_at__isnull=True, due_at__lt=Now())),
-        **{f"outcome_{o}": Count("id", filter=Q(outcome=o)) for o in Outcome.values},
-        **_percentiles("first_action", "first_action_at", "created_at"),
-        **_percentiles("resolve", "resolved_at", "created_at"),
-    }
-    data = Case.objects.filter(f.case_q()).aggregate(**aggregates)
+def summary(f: ReportFilter, speeds: Speeds | None = None) -> dict[str, Any]:
+    """The additive figures (outcomes, money, deadlines, repeat victims) from the rollup in
+    one query; medians, 90th percentiles and open overdue cases from speeds() (a second
+    query unless the caller already has it)."""
+    sums = ", ".join(f"SUM(r.{name}) AS {name}" for name in rollup.FIGURES)
+    data = _rollup_query(f, sums)[0]
+    for name in rollup.FIGURES:
+        if name != "money_amount":
+            data[name] = int(data[name] or 0)
+    data["money_amount"] = rollup.as_money(data["money_amount"])
+    speeds = speeds if speeds is not None else speeds_for(f)
     total = data["total"]
+    data["open_overdue"] = speeds.open_overdue
     data["outcomes"] = [
         {"value": o.value, "label": str(o.label), "n": data.pop(f"outcome_{o.value}")}
         for o in Outcome
     ]
     data["referred"] = sum(o["n"] for o in data["outcomes"] if o["value"].startswith("referred_"))
-    for prefix in ("first_action", "resolve"):
-        values = data.pop(prefix, None) or [None, None]
-        data[f"{prefix}_median"], data[f"{prefix}_p90"] = values
-    data["repeat"] = repeat_victims(f)
+    data["first_action_median"], data["first_action_p90"] = speeds.first_action
+    data["resolve_median"], data["resolve_p90"] = speeds.resolve
     data["repeat_share"] = _share(data["repeat"], total)
     data["on_time_share"] = _share(data["on_time"], data["due_resolved"])
     data["repeat_days"] = settings.REPEAT_VICTIM_DAYS
     data["percentiles_supported"] = percentiles_supported()
     return data
+
+
+@dataclass
+class Speeds:
+    """The figures that do not add up across days, read live from the covering index."""
+
+    first_action: tuple[float | None, float | None] = (None, None)  # median, p90 (s)
+    resolve: tuple[float | None, float | None] = (None, None)
+    open_overdue: int = 0  # depends on the clock, so never rolled up
+    resolve_median_by_assignee: dict[int, float | None] = field(default_factory=dict)
+
+
+def speeds_for(f: ReportFilter) -> Speeds:
+    """One query over the period's cases (index-only on report_case_period_idx): median and
+    p90 of time to first action and to resolve, open overdue cases, and each assignee's
+    median time to resolve — GROUPING SETS ((), (assignee_id)) on PostgreSQL."""
+    if not percentiles_supported():
+        n = (
+            Case.objects.filter(f.case_q())
+            .aggregate(n=Count("id", filter=Q(resolved_at__isnull=True, due_at__lt=Now())))
+            .get("n")
+        )
+        return Speeds(open_overdue=n or 0)
+    where, params = ["created_at >= %s", "created_at < %s"], [f.start, f.end]
+    if f.channel:
+        where.append("channel = %s")
+        params.append(f.channel)
+    if f.category_id:
+        where.append("category_id = %s")
+        params.append(f.category_id)
+    first = "EXTRACT(EPOCH FROM (first_action_at - created_at))"
+    resolve = "EXTRACT(EPOCH FROM (resolved_at - created_at))"
+    sql = f"""
+        SELECT GROUPING(assignee_id) AS whole, assignee_id,
+               percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY {first}),
+               percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY {resolve}),
+               count(*) FILTER (WHERE resolved_at IS NULL AND due_at < now())
+        FROM {Case._meta.db_table}
+        WHERE {" AND ".join(where)}
+        GROUP BY GROUPING SETS ((), (assignee_id))
+    """  # noqa: S608 - table name from the model, values are parameters
+    out = Speeds()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for whole, assignee_id, first_p, resolve_p, overdue in cursor.fetchall():
+            if whole:
+                out.first_action = tuple(first_p or (None, None))  # type: ignore[assignment]
+                out.resolve = tuple(resolve_p or (None, None))  # type: ignore[assignment]
+                out.open_overdue = overdue
+            elif assignee_id is not None:
+                out.resolve_median_by_assignee[assignee_id] = resolve_p[0] if resolve_p else None
+    return out
 
 
 def repeat_victims(f: ReportFilter) -> int:
@@ -243,33 +322,24 @@ def sms_summary(f: ReportFilter) -> dict[str, Any]:
 # --- Specialists ------------------------------------------------------------------------------
 
 
-def specialists(f: ReportFilter) -> list[dict[str, Any]]:
-    """Per assignee: cases in the period, resolved among them, median time to resolve."""
-    rows = (
-        Case.objects.filter(f.case_q(), assignee__isnull=False)
-        .values(
-            "assignee_id",
-            username=F("assignee__username"),
-            first_name=F("assignee__first_name"),
-            last_name=F("assignee__last_name"),
-        )
-        .annotate(
-            handled=Count("id"),
-            resolved=Count("id", filter=Q(resolved_at__isnull=False)),
-            **(
-                {"median": Percentiles(_seconds("resolved_at", "created_at"), (0.5,))}
-                if percentiles_supported()
-                else {}
-            ),
-        )
-        .order_by("-handled", "username")
+def specialists(f: ReportFilter, speeds: Speeds | None = None) -> list[dict[str, Any]]:
+    """Per assignee: cases in the period and resolved among them (rollup), median time to
+    resolve (speeds(), shared with summary() in a full report)."""
+    user = connection.ops.quote_name(get_user_model()._meta.db_table)
+    rows = _rollup_query(
+        f,
+        "r.assignee_id AS assignee_id, u.username AS username, u.first_name AS first_name, "
+        "u.last_name AS last_name, SUM(r.total) AS handled, SUM(r.resolved) AS resolved",
+        join=f"JOIN {user} AS u ON u.id = r.assignee_id",
+        group_by="r.assignee_id, u.username, u.first_name, u.last_name",
+        order_by="handled DESC, u.username",
     )
-    out = []
+    speeds = speeds if speeds is not None else speeds_for(f)
     for r in rows:
-        r["median"] = r["median"][0] if r.get("median") else None
+        r["handled"], r["resolved"] = int(r["handled"]), int(r["resolved"])
+        r["median"] = speeds.resolve_median_by_assignee.get(r["assignee_id"])
         r["name"] = f"{r['first_name']} {r['last_name']}".strip() or r["username"]
-        out.append(r)
-    return out
+    return rows
 
 
 # --- The whole report -------------------------------------------------------------------------
@@ -289,16 +359,18 @@ class Report:
 
 
 def report_build(f: ReportFilter) -> Report:
-    """Nine queries: by day, by category, summary, repeat victims, two identifier tops,
-    steps, SMS, specialists."""
+    """Nine queries: by day, by category, the additive summary (rollup), speeds (live:
+    percentiles, open overdue, per-specialist medians), two identifier tops, steps, SMS,
+    specialists (rollup)."""
+    speeds = speeds_for(f)
     return Report(
         filter=f,
         by_day=contacts_by_day(f),
         by_category=contacts_by_category(f),
-        summary=summary(f),
+        summary=summary(f, speeds),
         top_phones=top_identifiers(f, kind=ScammerIdentifier.Kind.PHONE),
         top_senders=top_identifiers(f, kind=ScammerIdentifier.Kind.SENDER),
         steps=step_completion(f),
         sms=sms_summary(f),
-        specialists=specialists(f),
+        specialists=specialists(f, speeds),
     )

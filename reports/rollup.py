@@ -1,0 +1,243 @@
+"""The daily rollup of the additive report figures (CaseDayRollup) and how the reports
+read it.
+
+Writing: `rollup_rebuild()` recomputes every day (management command
+`reports_rollup_rebuild`, and `seed_demo --cases` at the end of a bulk load);
+`rollup_refresh()` (beat, every REPORTS_ROLLUP_REFRESH_SECONDS) recomputes only the
+Moscow days whose cases changed since the watermark: cases with updated_at at or after
+it, plus the later cases of the same subscribers (a case's "repeat victim" flag depends
+on the subscriber's earlier cases). A day is recomputed whole, with one
+DELETE + INSERT … SELECT … GROUP BY per run of consecutive days (at most
+ROLLUP_BATCH_DAYS), so a status change, a reassignment or a late outcome simply moves the
+case to its new group. The new watermark is the refresh's start minus
+REPORTS_ROLLUP_OVERLAP: a case saved by a transaction that committed after the refresh
+read the table still has updated_at past the watermark, so nothing is missed.
+
+Reading: `figure_rows(f)` is the SQL of per-(day, channel, category, assignee) rows for a
+report period: rollup rows for the clean days, and the same GROUP BY computed live on the
+cases for the dirty days (any case changed at or after the watermark: today, in practice)
+or for every day when there is no watermark yet. Both halves come from the same
+`case_figures()` expressions, so the figures equal the live computation exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from cases.models import Case, Outcome
+
+from .filters import MOSCOW, ReportFilter
+from .models import CaseDayRollup, RollupState
+
+GROUP = ("day", "channel", "category_id", "assignee_id")
+FIGURES = (
+    "total",
+    "code_disclosed",
+    "money_lost",
+    "money_amount",
+    "resolved",
+    "due_resolved",
+    "on_time",
+    "repeat",
+    *(f"outcome_{o}" for o in Outcome.values),
+)
+ROLLUP_BATCH_DAYS = 31
+
+
+def moscow_day() -> TruncDate:
+    return TruncDate("created_at", tzinfo=MOSCOW)
+
+
+def _earlier_case() -> QuerySet:
+    """The subscriber's previous case at most REPEAT_VICTIM_DAYS before this one."""
+    window = timedelta(days=settings.REPEAT_VICTIM_DAYS)
+    return Case.objects.filter(
+        subscriber_id=OuterRef("subscriber_id"),
+        created_at__lt=OuterRef("created_at"),
+        created_at__gte=OuterRef("created_at") - window,
+    )
+
+
+def case_figures() -> dict[str, Any]:
+    """The additive figures of a group of cases: what the rollup stores per row."""
+    return {
+        "total": Count("id"),
+        "code_disclosed": Count("id", filter=Q(code_disclosed=True)),
+        "money_lost": Count("id", filter=Q(money_lost=True)),
+        "money_amount": Sum("money_amount"),
+        "resolved": Count("id", filter=Q(resolved_at__isnull=False)),
+        "due_resolved": Count("id", filter=Q(resolved_at__isnull=False, due_at__isnull=False)),
+        "on_time": Count("id", filter=Q(resolved_at__lte=F("due_at"))),
+        "repeat": Count("id", filter=Exists(_earlier_case())),
+        **{f"outcome_{o}": Count("id", filter=Q(outcome=o)) for o in Outcome.values},
+    }
+
+
+def grouped_cases(cases: QuerySet) -> QuerySet:
+    """`cases` grouped by (Moscow day, channel, category, assignee) with case_figures()."""
+    return cases.annotate(day=moscow_day()).values(*GROUP).annotate(**case_figures()).order_by()
+
+
+def _columns(qs: QuerySet) -> tuple[str, list[Any]]:
+    """SELECT GROUP + FIGURES from `qs` in that column order, whatever order Django chose."""
+    sql, params = qs.query.sql_with_params()
+    return f"SELECT {', '.join(GROUP + FIGURES)} FROM ({sql}) AS g", list(params)
+
+
+# --- Writing ----------------------------------------------------------------------------------
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=MOSCOW)
+
+
+def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days, each at most ROLLUP_BATCH_DAYS long."""
+    runs: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if (
+            runs
+            and day - runs[-1][1] == timedelta(days=1)
+            and (day - runs[-1][0]).days < ROLLUP_BATCH_DAYS
+        ):
+            runs[-1] = (runs[-1][0], day)
+            continue
+        runs.append((day, day))
+    return runs
+
+
+def _recompute(first: date, last: date) -> None:
+    """Replace the rollup rows of the days first..last with a fresh GROUP BY."""
+    CaseDayRollup.objects.filter(day__gte=first, day__lte=last).delete()
+    cases = Case.objects.filter(
+        created_at__gte=_day_start(first), created_at__lt=_day_start(last + timedelta(days=1))
+    )
+    select, params = _columns(grouped_cases(cases))
+    table = connection.ops.quote_name(CaseDayRollup._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({', '.join(GROUP + FIGURES)}) {select}", params)
+
+
+def _as_date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _overlap() -> timedelta:
+    return timedelta(seconds=settings.REPORTS_ROLLUP_OVERLAP_SECONDS)
+
+
+def rollup_rebuild() -> int:
+    """Recompute every day that has cases; returns the number of days. Each batch of days
+    is its own transaction; the watermark is set when all are done."""
+    started = timezone.now()
+    bounds = Case.objects.aggregate(first=Min("created_at"))
+    with transaction.atomic():
+        CaseDayRollup.objects.all().delete()
+    days = 0
+    if bounds["first"] is not None:
+        first = bounds["first"].astimezone(MOSCOW).date()
+        last = started.astimezone(MOSCOW).date()
+        day = first
+        while day <= last:
+            end = min(day + timedelta(days=ROLLUP_BATCH_DAYS - 1), last)
+            with transaction.atomic():
+                _recompute(day, end)
+            days += (end - day).days + 1
+            day = end + timedelta(days=1)
+    RollupState.objects.update_or_create(
+        pk=1,
+        defaults={
+            "watermark": started - _overlap(),
+            "refreshed_at": timezone.now(),
+            "days_refreshed": days,
+        },
+    )
+    return days
+
+
+def dirty_days(since: datetime) -> set[date]:
+    """Moscow days whose figures may have changed since `since`: the days of the cases
+    changed since then and of their subscribers' later cases (repeat-victim flags)."""
+    changed = Case.objects.filter(updated_at__gte=since)
+    first = changed.aggregate(first=Min("created_at"))["first"]
+    if first is None:
+        return set()
+    affected = Case.objects.filter(
+        subscriber_id__in=changed.values("subscriber_id"), created_at__gte=first
+    )
+    return {
+        _as_date(d)
+        for d in affected.annotate(day=moscow_day()).values_list("day", flat=True).distinct()
+    }
+
+
+def rollup_refresh() -> int:
+    """Recompute the days changed since the watermark (a full rebuild when there is none);
+    returns the number of days recomputed. Concurrent refreshes wait on the state row."""
+    with transaction.atomic():
+        state = RollupState.objects.select_for_update().filter(pk=1).first()
+        if state is not None:
+            started = timezone.now()
+            days = dirty_days(state.watermark)
+            for first, last in _runs(days):
+                _recompute(first, last)
+            state.watermark = started - _overlap()
+            state.refreshed_at = timezone.now()
+            state.days_refreshed = len(days)
+            state.save()
+            return len(days)
+    return rollup_rebuild()
+
+
+# --- Reading ----------------------------------------------------------------------------------
+
+
+def figure_rows(f: ReportFilter) -> tuple[str, list[Any]]:
+    """SQL (and parameters) of the rows (GROUP + FIGURES) for the period and filters: the
+    rollup for clean days, a live GROUP BY on the cases of dirty days (days with a case
+    changed at or after the watermark; every day when nothing is rolled up yet)."""
+    state = RollupState.objects.filter(pk=1)
+    dirty = (
+        Case.objects.filter(
+            created_at__gte=f.start,
+            created_at__lt=f.end,
+            updated_at__gte=Subquery(state.values("watermark")),
+        )
+        .annotate(day=moscow_day())
+        .values("day")
+    )
+    rollup = CaseDayRollup.objects.filter(day__gte=f.date_from, day__lte=f.date_to).filter(
+        Exists(state)
+    )
+    if f.channel:
+        rollup = rollup.filter(channel=f.channel)
+    if f.category_id:
+        rollup = rollup.filter(category_id=f.category_id)
+    rollup = rollup.exclude(day__in=dirty).values(*GROUP, *FIGURES)
+    live = (
+        Case.objects.filter(f.case_q())
+        .alias(created_day=moscow_day())
+        .filter(Q(created_day__in=dirty) | ~Exists(state))
+    )
+    rollup_sql, rollup_params = _columns(rollup)
+    live_sql, live_params = _columns(grouped_cases(live))
+    return f"{rollup_sql} UNION ALL {live_sql}", rollup_params + live_params
+
+
+def as_date(value: date | str) -> date:
+    return _as_date(value)
+
+
+def as_money(value: Any) -> Decimal | None:
+    """A SUM of money_amount as the ORM returns it (SQLite sums to a float)."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal("0.01"))
