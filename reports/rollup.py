@@ -15,8 +15,8 @@ read the table still has updated_at past the watermark, so nothing is missed.
 
 Reading: `figure_rows(f)` is the SQL of per-(day, channel, category, assignee) rows for a
 report period: rollup rows for the clean days, and the same GROUP BY computed live on the
-cases for the dirty days (any case changed at or after the watermark: today, in practice)
-or for every day when there is no watermark yet. Both halves come from the same
+cases for the dirty days (days of the subscribers' cases of any case changed at or after
+the watermark: today, in practice) or for every day when there is no watermark yet. Both halves come from the same
 `case_figures()` expressions, so the figures equal the live computation exactly."""
 
 from __future__ import annotations
@@ -205,11 +205,14 @@ def figure_rows(f: ReportFilter) -> tuple[str, list[Any]]:
     rollup for clean days, a live GROUP BY on the cases of dirty days (days with a case
     changed at or after the watermark; every day when nothing is rolled up yet)."""
     state = RollupState.objects.filter(pk=1)
+    # As dirty_days(): the subscribers of the cases changed since the watermark, then
+    # their cases in the period (report_case_changed_idx, then case_subscriber_idx).
+    changed = Case.objects.filter(updated_at__gte=Subquery(state.values("watermark")))
     dirty = (
         Case.objects.filter(
             created_at__gte=f.start,
             created_at__lt=f.end,
-            updated_at__gte=Subquery(state.values("watermark")),
+            subscriber_id__in=changed.values("subscriber_id"),
         )
         .annotate(day=moscow_day())
         .values("day")
