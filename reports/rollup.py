@@ -13,15 +13,17 @@ case to its new group. The new watermark is the refresh's start minus
 REPORTS_ROLLUP_OVERLAP: a case saved by a transaction that committed after the refresh
 read the table still has updated_at past the watermark, so nothing is missed.
 
-Reading: `figure_rows(f)` is the SQL of per-(day, channel, category, assignee) rows for a
-report period: rollup rows for the clean days, and the same GROUP BY computed live on the
-cases for the dirty days (days of the subscribers' cases of any case changed at or after
-the watermark: today, in practice) or for every day when there is no watermark yet. Both halves come from the same
+Reading: `live_days(f)` (one query) finds the period's days with a case changed at or after
+the watermark (today and the few days whose cases were just worked on, in practice; every
+day when there is no watermark yet), and `figure_rows(f, live)` is the SQL of
+per-(day, channel, category, assignee) rows for the period: rollup rows for the other days
+and the same GROUP BY computed from the cases for the live days. Both halves come from the same
 `case_figures()` expressions, so the figures equal the live computation exactly."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -99,14 +101,14 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=MOSCOW)
 
 
-def _runs(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Sorted days as runs of consecutive days, each at most ROLLUP_BATCH_DAYS long."""
+def _runs(days: Iterable[date], longest: int | None = ROLLUP_BATCH_DAYS) -> list[tuple[date, date]]:
+    """Sorted days as runs of consecutive days, each at most `longest` days long."""
     runs: list[tuple[date, date]] = []
     for day in sorted(set(days)):
         if (
             runs
             and day - runs[-1][1] == timedelta(days=1)
-            and (day - runs[-1][0]).days < ROLLUP_BATCH_DAYS
+            and (longest is None or (day - runs[-1][0]).days < longest)
         ):
             runs[-1] = (runs[-1][0], day)
             continue
@@ -200,39 +202,71 @@ def rollup_refresh() -> int:
 # --- Reading ----------------------------------------------------------------------------------
 
 
-def figure_rows(f: ReportFilter) -> tuple[str, list[Any]]:
-    """SQL (and parameters) of the rows (GROUP + FIGURES) for the period and filters: the
-    rollup for clean days, a live GROUP BY on the cases of dirty days (days with a case
-    changed at or after the watermark; every day when nothing is rolled up yet)."""
+@dataclass(frozen=True)
+class LiveDays:
+    """The days of a report period counted live from the cases: `days` (sorted), or every
+    day when `days` is None (nothing rolled up yet, or a rebuild is under way)."""
+
+    days: list[date] | None
+
+
+def live_days(f: ReportFilter) -> LiveDays:
+    """One query: the Moscow days in the period with a case changed at or after the
+    watermark (report_case_changed_idx), or a NULL row when there is no watermark."""
     state = RollupState.objects.filter(pk=1)
-    # As dirty_days(): the subscribers of the cases changed since the watermark, then
-    # their cases in the period (report_case_changed_idx, then case_subscriber_idx).
-    changed = Case.objects.filter(updated_at__gte=Subquery(state.values("watermark")))
-    dirty = (
+    changed, params = (
         Case.objects.filter(
             created_at__gte=f.start,
             created_at__lt=f.end,
-            subscriber_id__in=changed.values("subscriber_id"),
+            updated_at__gte=Subquery(state.values("watermark")),
         )
         .annotate(day=moscow_day())
         .values("day")
+        .distinct()
+        .order_by()
+        .query.sql_with_params()
     )
-    rollup = CaseDayRollup.objects.filter(day__gte=f.date_from, day__lte=f.date_to).filter(
-        Exists(state)
-    )
-    if f.channel:
-        rollup = rollup.filter(channel=f.channel)
-    if f.category_id:
-        rollup = rollup.filter(category_id=f.category_id)
-    rollup = rollup.exclude(day__in=dirty).values(*GROUP, *FIGURES)
-    live = (
-        Case.objects.filter(f.case_q())
-        .alias(created_day=moscow_day())
-        .filter(Q(created_day__in=dirty) | ~Exists(state))
-    )
-    rollup_sql, rollup_params = _columns(rollup)
-    live_sql, live_params = _columns(grouped_cases(live))
-    return f"{rollup_sql} UNION ALL {live_sql}", rollup_params + live_params
+    table = connection.ops.quote_name(RollupState._meta.db_table)
+    sql = f"SELECT day FROM ({changed}) AS c UNION ALL SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM {table})"  # noqa: E501, S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        days = [row[0] for row in cursor.fetchall()]
+    if any(d is None for d in days):
+        return LiveDays(None)
+    return LiveDays(sorted({_as_date(d) for d in days}))
+
+
+def figure_rows(f: ReportFilter, live: LiveDays) -> tuple[str, list[Any]]:
+    """SQL (and parameters) of the rows (GROUP + FIGURES) for the period and filters: the
+    rollup for the clean days, and the same GROUP BY computed from the cases (range scans
+    of report_case_period_idx) for the live days.
+
+    A changed case only changes its own day's figures (a repeat flag depends on the
+    subscriber's earlier cases, whose creation time and subscriber do not change), so the
+    days of the changed cases are enough here. A case inserted with a past creation time
+    outside the services (a bulk load) shows from the next refresh, which also recomputes
+    the later days of its subscriber."""
+    parts: list[tuple[str, list[Any]]] = []
+    if live.days is None:
+        parts.append(_columns(grouped_cases(Case.objects.filter(f.case_q()))))
+    else:
+        rollup = CaseDayRollup.objects.filter(day__gte=f.date_from, day__lte=f.date_to)
+        if f.channel:
+            rollup = rollup.filter(channel=f.channel)
+        if f.category_id:
+            rollup = rollup.filter(category_id=f.category_id)
+        if live.days:
+            rollup = rollup.exclude(day__in=live.days)
+        parts.append(_columns(rollup.values(*GROUP, *FIGURES)))
+        if live.days:
+            ranges = Q()
+            for first, last in _runs(live.days, longest=None):
+                ranges |= Q(
+                    created_at__gte=_day_start(first),
+                    created_at__lt=_day_start(last + timedelta(days=1)),
+                )
+            parts.append(_columns(grouped_cases(Case.objects.filter(f.case_q()).filter(ranges))))
+    return " UNION ALL ".join(sql for sql, _ in parts), [p for _, ps in parts for p in ps]
 
 
 def as_date(value: date | str) -> date:

@@ -7,6 +7,7 @@ development default) they are None and the page says so."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -72,42 +73,46 @@ def _percentiles(prefix: str, later: str, earlier: str) -> dict[str, Any]:
 # --- Additive figures: the daily rollup ---------------------------------------------------------
 
 
-def _rollup_query(
-    f: ReportFilter,
-    select: str,
-    *,
-    join: str = "",
-    where: str = "",
-    group_by: str = "",
-    order_by: str = "",
-) -> list[dict[str, Any]]:
-    """One query over the period's per-(day, channel, category, assignee) rows
-    (rollup.figure_rows: rollup rows for clean days, live GROUP BY for the others)."""
-    rows_sql, params = rollup.figure_rows(f)
-    sql = f"SELECT {select} FROM ({rows_sql}) AS r {join}"
-    if where:
-        sql += f" WHERE {where}"
-    if group_by:
-        sql += f" GROUP BY {group_by}"
-    if order_by:
-        sql += f" ORDER BY {order_by}"
+def figure_rows(f: ReportFilter, live: rollup.LiveDays | None = None) -> list[dict[str, Any]]:
+    """One query: the period's rows per (Moscow day, channel, category, assignee) with the
+    additive figures (rollup.figure_rows: rollup rows for clean days, a live GROUP BY for the
+    live days), with the category name and the assignee's names. A month is ~2,500 rows
+    (never cases); the selectors below add them up. `live` comes from rollup.live_days()
+    (a query of its own when not given)."""
+    rows_sql, params = rollup.figure_rows(f, live if live is not None else rollup.live_days(f))
+    category = connection.ops.quote_name(Category._meta.db_table)
+    user = connection.ops.quote_name(get_user_model()._meta.db_table)
+    sql = f"""
+        SELECT r.*, c.name AS category_name, u.username AS username,
+               u.first_name AS first_name, u.last_name AS last_name
+        FROM ({rows_sql}) AS r
+        JOIN {category} AS c ON c.id = r.category_id
+        LEFT JOIN {user} AS u ON u.id = r.assignee_id
+    """  # noqa: S608 - table names from the models, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [c[0] for c in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for r in rows:
+        r["day"] = rollup.as_date(r["day"])
+        r["money_amount"] = rollup.as_money(r["money_amount"])
+    return rows
+
+
+def _rows(f: ReportFilter, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return rows if rows is not None else figure_rows(f)
 
 
 # --- Contacts ---------------------------------------------------------------------------------
 
 
-def contacts_by_day(f: ReportFilter) -> list[dict[str, Any]]:
+def contacts_by_day(
+    f: ReportFilter, rows: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """One row per Moscow day in the period: the day and a count per channel (zeros kept)."""
-    rows = _rollup_query(
-        f, "r.day AS day, r.channel AS channel, SUM(r.total) AS n", group_by="r.day, r.channel"
-    )
-    counts: dict[tuple[date, str], int] = {
-        (rollup.as_date(r["day"]), r["channel"]): int(r["n"]) for r in rows
-    }
+    counts: dict[tuple[date, str], int] = defaultdict(int)
+    for r in _rows(f, rows):
+        counts[(r["day"], r["channel"])] += r["total"]
     out = []
     for i in range(f.days):
         day = f.date_from + timedelta(days=i)
@@ -116,33 +121,37 @@ def contacts_by_day(f: ReportFilter) -> list[dict[str, Any]]:
     return out
 
 
-def contacts_by_category(f: ReportFilter) -> list[dict[str, Any]]:
-    category = connection.ops.quote_name(Category._meta.db_table)
-    rows = _rollup_query(
-        f,
-        "r.category_id AS category_id, c.name AS name, SUM(r.total) AS n",
-        join=f"JOIN {category} AS c ON c.id = r.category_id",
-        group_by="r.category_id, c.name",
-        order_by="n DESC, c.name",
-    )
-    for r in rows:
-        r["n"] = int(r["n"])
-    return rows
+def contacts_by_category(
+    f: ReportFilter, rows: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Cases per category, most first (then by name)."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in _rows(f, rows):
+        row = out.setdefault(
+            r["category_id"], {"category_id": r["category_id"], "name": r["category_name"], "n": 0}
+        )
+        row["n"] += r["total"]
+    return sorted(out.values(), key=lambda r: (-r["n"], r["name"]))
 
 
 # --- Outcomes, speed, deadlines, repeat victims -----------------------------------------------
 
 
-def summary(f: ReportFilter, speeds: Speeds | None = None) -> dict[str, Any]:
-    """The additive figures (outcomes, money, deadlines, repeat victims) from the rollup in
-    one query; medians, 90th percentiles and open overdue cases from speeds() (a second
-    query unless the caller already has it)."""
-    sums = ", ".join(f"SUM(r.{name}) AS {name}" for name in rollup.FIGURES)
-    data = _rollup_query(f, sums)[0]
-    for name in rollup.FIGURES:
-        if name != "money_amount":
-            data[name] = int(data[name] or 0)
-    data["money_amount"] = rollup.as_money(data["money_amount"])
+def summary(
+    f: ReportFilter, speeds: Speeds | None = None, rows: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The additive figures (outcomes, money, deadlines, repeat victims) summed from
+    figure_rows(); medians, 90th percentiles and open overdue cases from speeds_for() (a
+    query of its own unless the caller already has it)."""
+    data: dict[str, Any] = {name: 0 for name in rollup.FIGURES}
+    data["money_amount"] = None
+    for r in _rows(f, rows):
+        for name in rollup.FIGURES:
+            if name == "money_amount":
+                if r[name] is not None:
+                    data[name] = (data[name] or 0) + r[name]
+            else:
+                data[name] += r[name]
     speeds = speeds if speeds is not None else speeds_for(f)
     total = data["total"]
     data["open_overdue"] = speeds.open_overdue
@@ -322,24 +331,34 @@ def sms_summary(f: ReportFilter) -> dict[str, Any]:
 # --- Specialists ------------------------------------------------------------------------------
 
 
-def specialists(f: ReportFilter, speeds: Speeds | None = None) -> list[dict[str, Any]]:
-    """Per assignee: cases in the period and resolved among them (rollup), median time to
-    resolve (speeds(), shared with summary() in a full report)."""
-    user = connection.ops.quote_name(get_user_model()._meta.db_table)
-    rows = _rollup_query(
-        f,
-        "r.assignee_id AS assignee_id, u.username AS username, u.first_name AS first_name, "
-        "u.last_name AS last_name, SUM(r.total) AS handled, SUM(r.resolved) AS resolved",
-        join=f"JOIN {user} AS u ON u.id = r.assignee_id",
-        group_by="r.assignee_id, u.username, u.first_name, u.last_name",
-        order_by="handled DESC, u.username",
-    )
+def specialists(
+    f: ReportFilter, speeds: Speeds | None = None, rows: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Per assignee: cases in the period and resolved among them (figure_rows()), median
+    time to resolve (speeds_for(), shared with summary() in a full report)."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in _rows(f, rows):
+        if r["assignee_id"] is None:
+            continue
+        row = out.setdefault(
+            r["assignee_id"],
+            {
+                "assignee_id": r["assignee_id"],
+                "username": r["username"],
+                "first_name": r["first_name"],
+                "last_name": r["last_name"],
+                "handled": 0,
+                "resolved": 0,
+            },
+        )
+        row["handled"] += r["total"]
+        row["resolved"] += r["resolved"]
     speeds = speeds if speeds is not None else speeds_for(f)
-    for r in rows:
-        r["handled"], r["resolved"] = int(r["handled"]), int(r["resolved"])
+    result = sorted(out.values(), key=lambda r: (-r["handled"], r["username"]))
+    for r in result:
         r["median"] = speeds.resolve_median_by_assignee.get(r["assignee_id"])
         r["name"] = f"{r['first_name']} {r['last_name']}".strip() or r["username"]
-    return rows
+    return result
 
 
 # --- The whole report -------------------------------------------------------------------------
@@ -359,18 +378,20 @@ class Report:
 
 
 def report_build(f: ReportFilter) -> Report:
-    """Nine queries: by day, by category, the additive summary (rollup), speeds (live:
-    percentiles, open overdue, per-specialist medians), two identifier tops, steps, SMS,
-    specialists (rollup)."""
+    """Seven queries: speeds (live: percentiles, open overdue, per-specialist medians), the
+    live days (which days the rollup cannot answer yet), the figure rows (rollup + live
+    days; by day, by category, summary and specialists are added up from them), two
+    identifier tops, steps, SMS."""
     speeds = speeds_for(f)
+    rows = figure_rows(f)
     return Report(
         filter=f,
-        by_day=contacts_by_day(f),
-        by_category=contacts_by_category(f),
-        summary=summary(f, speeds),
+        by_day=contacts_by_day(f, rows),
+        by_category=contacts_by_category(f, rows),
+        summary=summary(f, speeds, rows),
         top_phones=top_identifiers(f, kind=ScammerIdentifier.Kind.PHONE),
         top_senders=top_identifiers(f, kind=ScammerIdentifier.Kind.SENDER),
         steps=step_completion(f),
         sms=sms_summary(f),
-        specialists=specialists(f, speeds),
+        specialists=specialists(f, speeds, rows),
     )
