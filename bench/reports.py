@@ -77,6 +77,7 @@ QUERIES = {
     "speeds: median + p90 ×2, open overdue, per-specialist medians (live)": selectors.speeds_for,
     "top scammer numbers (live)": lambda f: selectors.top_identifiers(f, kind="phone"),
     "top sender names (live)": lambda f: selectors.top_identifiers(f, kind="sender"),
+    "both tops in one query, as the page runs it (live)": selectors.top_identifiers_by_kind,
     "step completion (live)": selectors.step_completion,
     "SMS (live)": selectors.sms_summary,
     "for reference: the whole report_build()": selectors.report_build,

@@ -52,6 +52,7 @@ FIGURES = (
     *(f"outcome_{o}" for o in Outcome.values),
 )
 ROLLUP_BATCH_DAYS = 31
+SUBSCRIBER_BATCH = 5000
 
 
 def moscow_day() -> TruncDate:
@@ -167,18 +168,25 @@ def rollup_rebuild() -> int:
 
 def dirty_days(since: datetime) -> set[date]:
     """Moscow days whose figures may have changed since `since`: the days of the cases
-    changed since then and of their subscribers' later cases (repeat-victim flags)."""
-    changed = Case.objects.filter(updated_at__gte=since)
-    first = changed.aggregate(first=Min("created_at"))["first"]
-    if first is None:
-        return set()
-    affected = Case.objects.filter(
-        subscriber_id__in=changed.values("subscriber_id"), created_at__gte=first
+    changed since then (report_case_changed_idx, index-only) and of their subscribers'
+    later cases within the repeat window (case_subscriber_idx, per subscriber)."""
+    changed = list(
+        Case.objects.filter(updated_at__gte=since).values_list("subscriber_id", "created_at")
     )
-    return {
-        _as_date(d)
-        for d in affected.annotate(day=moscow_day()).values_list("day", flat=True).distinct()
-    }
+    if not changed:
+        return set()
+    days = {created.astimezone(MOSCOW).date() for _, created in changed}
+    first = min(created for _, created in changed)
+    last = max(created for _, created in changed) + timedelta(days=settings.REPEAT_VICTIM_DAYS)
+    subscribers = sorted({subscriber for subscriber, _ in changed})
+    for i in range(0, len(subscribers), SUBSCRIBER_BATCH):
+        later = Case.objects.filter(
+            subscriber_id__in=subscribers[i : i + SUBSCRIBER_BATCH],
+            created_at__gt=first,
+            created_at__lte=last,
+        ).values_list("created_at", flat=True)
+        days.update(created.astimezone(MOSCOW).date() for created in later)
+    return days
 
 
 def rollup_refresh() -> int:

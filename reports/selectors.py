@@ -2,6 +2,14 @@
 FILTER, ordered-set aggregates, EXISTS); nothing loads cases into Python, and each report
 is a fixed number of queries whatever the number of cases.
 
+The additive figures (contacts by day and by category, outcomes, money, deadlines, repeat
+victims, cases per specialist) come from the daily rollup (reports/rollup.py): one query
+fetches the period's per-(day, channel, category, assignee) rows — rollup rows for the
+clean days, a live GROUP BY for the days with cases changed since the last refresh — and
+the selectors add them up. The figures that do not add up across days (medians and 90th
+percentiles, open overdue cases, distinct subscribers per scammer identifier) are read
+live from the covering index report_case_period_idx (bench/RESULTS.md «Reports»).
+
 Medians and 90th percentiles use PostgreSQL's percentile_cont; on SQLite (the embedded
 development default) they are None and the page says so."""
 
