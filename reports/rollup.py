@@ -137,12 +137,20 @@ def _overlap() -> timedelta:
     return timedelta(seconds=settings.REPORTS_ROLLUP_OVERLAP_SECONDS)
 
 
+def _lock_state() -> RollupState | None:
+    """Serialize the writers: a refresh holds the state row for its whole transaction and
+    each rebuild batch takes it too, so two writers never DELETE + INSERT the same day at
+    once (that would duplicate its rows under READ COMMITTED)."""
+    return RollupState.objects.select_for_update().filter(pk=1).first()
+
+
 def rollup_rebuild() -> int:
     """Recompute every day that has cases; returns the number of days. Each batch of days
     is its own transaction; the watermark is set when all are done."""
     started = timezone.now()
     bounds = Case.objects.aggregate(first=Min("created_at"))
     with transaction.atomic():
+        _lock_state()
         CaseDayRollup.objects.all().delete()
     days = 0
     if bounds["first"] is not None:
@@ -152,6 +160,7 @@ def rollup_rebuild() -> int:
         while day <= last:
             end = min(day + timedelta(days=ROLLUP_BATCH_DAYS - 1), last)
             with transaction.atomic():
+                _lock_state()
                 _recompute(day, end)
             days += (end - day).days + 1
             day = end + timedelta(days=1)
@@ -193,7 +202,7 @@ def rollup_refresh() -> int:
     """Recompute the days changed since the watermark (a full rebuild when there is none);
     returns the number of days recomputed. Concurrent refreshes wait on the state row."""
     with transaction.atomic():
-        state = RollupState.objects.select_for_update().filter(pk=1).first()
+        state = _lock_state()
         if state is not None:
             started = timezone.now()
             days = dirty_days(state.watermark)
