@@ -16,7 +16,8 @@ import statistics
 import sys
 import threading
 import time
-from datetime import timedelta
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,11 +30,13 @@ django.setup()
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from cases.models import Case  # noqa: E402
-from reports import selectors  # noqa: E402
+from reports import rollup, selectors  # noqa: E402
 from reports.exports import DEFAULT_COLUMNS  # noqa: E402
-from reports.filters import ReportFilter, today_in_moscow  # noqa: E402
+from reports.filters import MOSCOW, ReportFilter, today_in_moscow  # noqa: E402
+from reports.models import RollupState  # noqa: E402
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -54,8 +57,11 @@ def timed(fn, runs: int) -> float:
     return statistics.median(samples)
 
 
+ANCHOR: date | None = None  # --anchor: the last day of every period (default: today)
+
+
 def periods() -> dict[str, ReportFilter]:
-    today = today_in_moscow()
+    today = ANCHOR or today_in_moscow()
     return {
         "day": ReportFilter(today, today),
         "week": ReportFilter(today - timedelta(days=6), today),
@@ -64,15 +70,17 @@ def periods() -> dict[str, ReportFilter]:
 
 
 QUERIES = {
-    "contacts by day": selectors.contacts_by_day,
-    "contacts by category": selectors.contacts_by_category,
-    "summary (outcomes, speed, deadlines)": lambda f: selectors.summary(f),
-    "repeat victims (LAG)": selectors.repeat_victims,
-    "top scammer numbers": lambda f: selectors.top_identifiers(f, kind="phone"),
-    "top sender names": lambda f: selectors.top_identifiers(f, kind="sender"),
-    "step completion": selectors.step_completion,
-    "SMS": selectors.sms_summary,
-    "specialists": selectors.specialists,
+    "live days (which days the rollup cannot answer)": rollup.live_days,
+    "figure rows: rollup + live days (by day, by category, summary, specialists)": (
+        selectors.figure_rows
+    ),
+    "speeds: median + p90 ×2, open overdue, per-specialist medians (live)": selectors.speeds_for,
+    "top scammer numbers (live)": lambda f: selectors.top_identifiers(f, kind="phone"),
+    "top sender names (live)": lambda f: selectors.top_identifiers(f, kind="sender"),
+    "both tops in one query, as the page runs it (live)": selectors.top_identifiers_by_kind,
+    "step completion (live)": selectors.step_completion,
+    "SMS (live)": selectors.sms_summary,
+    "for reference: the whole report_build()": selectors.report_build,
 }
 
 
@@ -86,7 +94,6 @@ def bench_queries(runs: int) -> None:
     for qname, fn in QUERIES.items():
         cells = [f"{timed(lambda f=f, fn=fn: fn(f), runs):.0f} ms" for f in ps.values()]
         print(f"| {qname} | " + " | ".join(cells) + " |")
-    # summary() includes repeat_victims(); shown separately above for its own cost.
 
 
 def bench_page(runs: int) -> None:
@@ -145,20 +152,73 @@ def bench_csv(days: int) -> None:
         reset_queries()
 
 
+@contextmanager
+def live_from(day: date | None):
+    """Run with the rollup watermark at the start of `day` (Moscow): that day and every day
+    with a case changed since are counted live — the end-of-day worst case, when the
+    whole day is still live. None: leave the watermark as the last refresh set it."""
+    state = RollupState.objects.get(pk=1)
+    saved = state.watermark
+    if day is not None:
+        RollupState.objects.filter(pk=1).update(
+            watermark=datetime.combine(day, datetime.min.time(), tzinfo=MOSCOW)
+        )
+    try:
+        yield
+    finally:
+        RollupState.objects.filter(pk=1).update(watermark=saved)
+
+
+def bench_refresh(changes: int) -> None:
+    """rollup_refresh() after `changes` cases of the last three days were saved again
+    (updated_at only, the figures do not change), and with nothing changed."""
+    rollup.rollup_refresh()
+    last = (ANCHOR or today_in_moscow()) - timedelta(days=2)
+    ids = list(
+        Case.objects.filter(created_at__gte=datetime.combine(last, datetime.min.time(), MOSCOW))
+        .order_by("?")
+        .values_list("id", flat=True)[:changes]
+    )
+    Case.objects.filter(id__in=ids).update(updated_at=timezone.now())
+    t0 = time.perf_counter()
+    days = rollup.rollup_refresh()
+    changed_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    rollup.rollup_refresh()
+    idle_ms = (time.perf_counter() - t0) * 1000
+    print("| rollup refresh | days recomputed | time |")
+    print("|---|---:|---:|")
+    print(f"| after {len(ids):,} cases changed | {days} | {changed_ms:.0f} ms |")
+    print(f"| nothing changed since | – | {idle_ms:.0f} ms |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--csv-days", type=int, default=365)
-    parser.add_argument("--only", choices=["queries", "page", "csv"])
+    parser.add_argument("--only", choices=["queries", "page", "csv", "refresh"])
+    parser.add_argument("--anchor", type=date.fromisoformat, help="last day of the periods")
+    parser.add_argument(
+        "--live-last-day", action="store_true", help="count the anchor day live (worst case)"
+    )
+    parser.add_argument("--changes", type=int, default=1000)
     args = parser.parse_args()
+    global ANCHOR
+    ANCHOR = args.anchor
     assert connection.vendor == "postgresql", "run against PostgreSQL (DATABASE_URL)"
     print(f"cases in the database: {Case.objects.count():,}\n")
+    print(f"live days: {rollup.live_days(periods()['month (30 days)']).days}\n")
+    live = (ANCHOR or today_in_moscow()) if args.live_last_day else None
     if args.only in (None, "queries"):
-        bench_queries(args.runs)
+        with live_from(live):
+            bench_queries(args.runs)
         print()
     if args.only in (None, "page"):
-        bench_page(args.runs)
+        with live_from(live):
+            bench_page(args.runs)
         print()
+    if args.only == "refresh":
+        bench_refresh(args.changes)
     if args.only in (None, "csv"):
         bench_csv(args.csv_days)
 

@@ -245,6 +245,11 @@ for _name in ("SMS_QUIET_HOURS_START", "SMS_QUIET_HOURS_END"):
     if not (_sep and _hh.isdigit() and _mm.isdigit() and int(_hh) < 24 and int(_mm) < 60):
         raise ImproperlyConfigured(f"{_name} must be HH:MM, not {_value!r}.")
 
+# Reports: the daily rollup is refreshed this often (only the days whose cases changed);
+# each refresh re-reads this much before its watermark (transactions still committing).
+REPORTS_ROLLUP_REFRESH_SECONDS = env.int("REPORTS_ROLLUP_REFRESH_SECONDS", default=60)
+REPORTS_ROLLUP_OVERLAP_SECONDS = env.int("REPORTS_ROLLUP_OVERLAP_SECONDS", default=300)
+
 CELERY_BEAT_SCHEDULE: dict = {
     "reminders-dispatch": {
         "task": "reminders.dispatch",
@@ -261,6 +266,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "reports-delete-expired-exports": {
         "task": "reports.tasks.exports_delete_expired",
         "schedule": 15 * 60,
+    },
+    "reports-rollup-refresh": {
+        "task": "reports.tasks.rollup_refresh",
+        "schedule": REPORTS_ROLLUP_REFRESH_SECONDS,
+        "options": {"expires": REPORTS_ROLLUP_REFRESH_SECONDS},
     },
 }
 

@@ -64,3 +64,65 @@ class ExportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED, self.State.EXPIRED)
+
+
+class CaseDayRollup(models.Model):
+    """The additive report figures per (Moscow day, channel, category, assignee).
+
+    Rebuilt by `manage.py reports_rollup_rebuild` and kept current by the beat task
+    `reports.rollup_refresh` (reports/rollup.py), which recomputes whole Moscow days whose
+    cases changed since its watermark. The reports read these rows for days the watermark
+    says are clean and count the other days' cases live, so figures equal the live ones."""
+
+    day = models.DateField(_("день (Москва)"))
+    channel = models.CharField(_("канал"), max_length=16)
+    # Plain ids: a rollup row never blocks deleting a category or a user.
+    category = models.ForeignKey(
+        "playbooks.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    total = models.IntegerField(default=0)
+    code_disclosed = models.IntegerField(default=0)
+    money_lost = models.IntegerField(default=0)
+    money_amount = models.DecimalField(max_digits=16, decimal_places=2, null=True)
+    resolved = models.IntegerField(default=0)
+    due_resolved = models.IntegerField(default=0)
+    on_time = models.IntegerField(default=0)
+    repeat = models.IntegerField(default=0)
+    outcome_no_harm = models.IntegerField(default=0)
+    outcome_code_disclosed = models.IntegerField(default=0)
+    outcome_account_taken_over = models.IntegerField(default=0)
+    outcome_money_lost = models.IntegerField(default=0)
+    outcome_referred_bank = models.IntegerField(default=0)
+    outcome_referred_gosuslugi = models.IntegerField(default=0)
+    outcome_referred_police = models.IntegerField(default=0)
+    outcome_duplicate = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("сводка за день")
+        verbose_name_plural = _("сводки за день")
+        indexes = [models.Index(fields=["day", "channel", "category"], name="rollup_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.category_id} {self.assignee_id}"
+
+
+class RollupState(models.Model):
+    """One row (pk=1): the rollup is exact for every day whose cases were all last changed
+    before `watermark`. No row: nothing rolled up yet, the reports count everything live."""
+
+    watermark = models.DateTimeField()
+    refreshed_at = models.DateTimeField(default=timezone.now)
+    days_refreshed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("состояние сводки")
+
+    def __str__(self) -> str:
+        return f"{self.watermark:%Y-%m-%d %H:%M:%S}"

@@ -2,16 +2,26 @@
 FILTER, ordered-set aggregates, EXISTS); nothing loads cases into Python, and each report
 is a fixed number of queries whatever the number of cases.
 
+The additive figures (contacts by day and by category, outcomes, money, deadlines, repeat
+victims, cases per specialist) come from the daily rollup (reports/rollup.py): one query
+fetches the period's per-(day, channel, category, assignee) rows — rollup rows for the
+clean days, a live GROUP BY for the days with cases changed since the last refresh — and
+the selectors add them up. The figures that do not add up across days (medians and 90th
+percentiles, open overdue cases, distinct subscribers per scammer identifier) are read
+live from the covering index report_case_period_idx (bench/RESULTS.md «Reports»).
+
 Medians and 90th percentiles use PostgreSQL's percentile_cont; on SQLite (the embedded
 development default) they are None and the page says so."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import (
@@ -23,14 +33,15 @@ from django.db.models import (
     Func,
     OuterRef,
     Q,
-    Sum,
 )
-from django.db.models.functions import Now, TruncDate
+from django.db.models.functions import Now
 
 from cases.models import Case, CaseIdentifier, Channel, Outcome, ScammerIdentifier, StepOutcome
+from playbooks.models import Category
 from reminders.models import Reminder
 
-from .filters import MOSCOW, ReportFilter
+from . import rollup
+from .filters import ReportFilter
 
 
 def percentiles_supported() -> bool:
@@ -67,19 +78,49 @@ def _percentiles(prefix: str, later: str, earlier: str) -> dict[str, Any]:
     return {prefix: Percentiles(_seconds(later, earlier), (0.5, 0.9))}
 
 
+# --- Additive figures: the daily rollup ---------------------------------------------------------
+
+
+def figure_rows(f: ReportFilter, live: rollup.LiveDays | None = None) -> list[dict[str, Any]]:
+    """One query: the period's rows per (Moscow day, channel, category, assignee) with the
+    additive figures (rollup.figure_rows: rollup rows for clean days, a live GROUP BY for the
+    live days), with the category name and the assignee's names. A month is ~2,500 rows
+    (never cases); the selectors below add them up. `live` comes from rollup.live_days()
+    (a query of its own when not given)."""
+    rows_sql, params = rollup.figure_rows(f, live if live is not None else rollup.live_days(f))
+    category = connection.ops.quote_name(Category._meta.db_table)
+    user = connection.ops.quote_name(get_user_model()._meta.db_table)
+    sql = f"""
+        SELECT r.*, c.name AS category_name, u.username AS username,
+               u.first_name AS first_name, u.last_name AS last_name
+        FROM ({rows_sql}) AS r
+        JOIN {category} AS c ON c.id = r.category_id
+        LEFT JOIN {user} AS u ON u.id = r.assignee_id
+    """  # noqa: S608 - table names from the models, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [c[0] for c in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for r in rows:
+        r["day"] = rollup.as_date(r["day"])
+        r["money_amount"] = rollup.as_money(r["money_amount"])
+    return rows
+
+
+def _rows(f: ReportFilter, rows: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return rows if rows is not None else figure_rows(f)
+
+
 # --- Contacts ---------------------------------------------------------------------------------
 
 
-def contacts_by_day(f: ReportFilter) -> list[dict[str, Any]]:
+def contacts_by_day(
+    f: ReportFilter, rows: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """One row per Moscow day in the period: the day and a count per channel (zeros kept)."""
-    rows = (
-        Case.objects.filter(f.case_q())
-        .annotate(day=TruncDate("created_at", tzinfo=MOSCOW))
-        .values("day", "channel")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    counts: dict[tuple[date, str], int] = {(r["day"], r["channel"]): r["n"] for r in rows}
+    counts: dict[tuple[date, str], int] = defaultdict(int)
+    for r in _rows(f, rows):
+        counts[(r["day"], r["channel"])] += r["total"]
     out = []
     for i in range(f.days):
         day = f.date_from + timedelta(days=i)
@@ -88,49 +129,104 @@ def contacts_by_day(f: ReportFilter) -> list[dict[str, Any]]:
     return out
 
 
-def contacts_by_category(f: ReportFilter) -> list[dict[str, Any]]:
-    return list(
-        Case.objects.filter(f.case_q())
-        .values("category_id", name=F("category__name"))
-        .annotate(n=Count("id"))
-        .order_by("-n", "name")
-    )
+def contacts_by_category(
+    f: ReportFilter, rows: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Cases per category, most first (then by name)."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in _rows(f, rows):
+        row = out.setdefault(
+            r["category_id"], {"category_id": r["category_id"], "name": r["category_name"], "n": 0}
+        )
+        row["n"] += r["total"]
+    return sorted(out.values(), key=lambda r: (-r["n"], r["name"]))
 
 
 # --- Outcomes, speed, deadlines, repeat victims -----------------------------------------------
 
 
-def summary(f: ReportFilter) -> dict[str, Any]:
-    """Outcomes, money, speed and deadlines in one aggregate, repeat victims in a second."""
-    aggregates: dict[str, Any] = {
-        "total": Count("id"),
-        "code_disclosed": Count("id", filter=Q(code_disclosed=True)),
-        "money_lost": Count("id", filter=Q(money_lost=True)),
-        "money_amount": Sum("money_amount"),
-        "resolved": Count("id", filter=Q(resolved_at__isnull=False)),
-        "due_resolved": Count("id", filter=Q(resolved_at__isnull=False, due_at__isnull=False)),
-        "on_time": Count("id", filter=Q(resolved_at__lte=F("due_at"))),
-        "open_overdue": Count("id", filter=Q(resolved_at__isnull=True, due_at__lt=Now())),
-        **{f"outcome_{o}": Count("id", filter=Q(outcome=o)) for o in Outcome.values},
-        **_percentiles("first_action", "first_action_at", "created_at"),
-        **_percentiles("resolve", "resolved_at", "created_at"),
-    }
-    data = Case.objects.filter(f.case_q()).aggregate(**aggregates)
+def summary(
+    f: ReportFilter, speeds: Speeds | None = None, rows: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The additive figures (outcomes, money, deadlines, repeat victims) summed from
+    figure_rows(); medians, 90th percentiles and open overdue cases from speeds_for() (a
+    query of its own unless the caller already has it)."""
+    data: dict[str, Any] = {name: 0 for name in rollup.FIGURES}
+    data["money_amount"] = None
+    for r in _rows(f, rows):
+        for name in rollup.FIGURES:
+            if name == "money_amount":
+                if r[name] is not None:
+                    data[name] = (data[name] or 0) + r[name]
+            else:
+                data[name] += r[name]
+    speeds = speeds if speeds is not None else speeds_for(f)
     total = data["total"]
+    data["open_overdue"] = speeds.open_overdue
     data["outcomes"] = [
         {"value": o.value, "label": str(o.label), "n": data.pop(f"outcome_{o.value}")}
         for o in Outcome
     ]
     data["referred"] = sum(o["n"] for o in data["outcomes"] if o["value"].startswith("referred_"))
-    for prefix in ("first_action", "resolve"):
-        values = data.pop(prefix, None) or [None, None]
-        data[f"{prefix}_median"], data[f"{prefix}_p90"] = values
-    data["repeat"] = repeat_victims(f)
+    data["first_action_median"], data["first_action_p90"] = speeds.first_action
+    data["resolve_median"], data["resolve_p90"] = speeds.resolve
     data["repeat_share"] = _share(data["repeat"], total)
     data["on_time_share"] = _share(data["on_time"], data["due_resolved"])
     data["repeat_days"] = settings.REPEAT_VICTIM_DAYS
     data["percentiles_supported"] = percentiles_supported()
     return data
+
+
+@dataclass
+class Speeds:
+    """The figures that do not add up across days, read live from the covering index."""
+
+    first_action: tuple[float | None, float | None] = (None, None)  # median, p90 (s)
+    resolve: tuple[float | None, float | None] = (None, None)
+    open_overdue: int = 0  # depends on the clock, so never rolled up
+    resolve_median_by_assignee: dict[int, float | None] = field(default_factory=dict)
+
+
+def speeds_for(f: ReportFilter) -> Speeds:
+    """One query over the period's cases (index-only on report_case_period_idx): median and
+    p90 of time to first action and to resolve, open overdue cases, and each assignee's
+    median time to resolve — GROUPING SETS ((), (assignee_id)) on PostgreSQL."""
+    if not percentiles_supported():
+        n = (
+            Case.objects.filter(f.case_q())
+            .aggregate(n=Count("id", filter=Q(resolved_at__isnull=True, due_at__lt=Now())))
+            .get("n")
+        )
+        return Speeds(open_overdue=n or 0)
+    where, params = ["created_at >= %s", "created_at < %s"], [f.start, f.end]
+    if f.channel:
+        where.append("channel = %s")
+        params.append(f.channel)
+    if f.category_id:
+        where.append("category_id = %s")
+        params.append(f.category_id)
+    first = "EXTRACT(EPOCH FROM (first_action_at - created_at))"
+    resolve = "EXTRACT(EPOCH FROM (resolved_at - created_at))"
+    sql = f"""
+        SELECT GROUPING(assignee_id) AS whole, assignee_id,
+               percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY {first}),
+               percentile_cont(ARRAY[0.5, 0.9]::float8[]) WITHIN GROUP (ORDER BY {resolve}),
+               count(*) FILTER (WHERE resolved_at IS NULL AND due_at < now())
+        FROM {Case._meta.db_table}
+        WHERE {" AND ".join(where)}
+        GROUP BY GROUPING SETS ((), (assignee_id))
+    """  # noqa: S608 - table name from the model, values are parameters
+    out = Speeds()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for whole, assignee_id, first_p, resolve_p, overdue in cursor.fetchall():
+            if whole:
+                out.first_action = tuple(first_p or (None, None))  # type: ignore[assignment]
+                out.resolve = tuple(resolve_p or (None, None))  # type: ignore[assignment]
+                out.open_overdue = overdue
+            elif assignee_id is not None:
+                out.resolve_median_by_assignee[assignee_id] = resolve_p[0] if resolve_p else None
+    return out
 
 
 def repeat_victims(f: ReportFilter) -> int:
@@ -191,6 +287,49 @@ def top_identifiers(f: ReportFilter, *, kind: str, limit: int = 10) -> list[dict
     )
 
 
+def top_identifiers_by_kind(f: ReportFilter, *, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
+    """top_identifiers() for every kind in one query (one pass over the period's links):
+    per kind, the `limit` identifiers with the most distinct subscribers, ranked by
+    row_number() over the same order."""
+    adapt = connection.ops.adapt_datetimefield_value  # UTC text on SQLite
+    where = ["c.created_at >= %s", "c.created_at < %s"]
+    params: list[Any] = [adapt(f.start), adapt(f.end)]
+    if f.channel:
+        where.append("c.channel = %s")
+        params.append(f.channel)
+    if f.category_id:
+        where.append("c.category_id = %s")
+        params.append(f.category_id)
+    order = "COUNT(DISTINCT c.subscriber_id) DESC, COUNT(ci.case_id) DESC, i.value"
+    sql = f"""
+        SELECT kind, identifier_id, value, subscribers, cases FROM (
+            SELECT i.kind AS kind, ci.identifier_id AS identifier_id, i.value AS value,
+                   COUNT(DISTINCT c.subscriber_id) AS subscribers, COUNT(ci.case_id) AS cases,
+                   ROW_NUMBER() OVER (PARTITION BY i.kind ORDER BY {order}) AS rank
+            FROM {CaseIdentifier._meta.db_table} AS ci
+            JOIN {Case._meta.db_table} AS c ON c.id = ci.case_id
+            JOIN {ScammerIdentifier._meta.db_table} AS i ON i.id = ci.identifier_id
+            WHERE {" AND ".join(where)}
+            GROUP BY i.kind, ci.identifier_id, i.value
+        ) AS ranked
+        WHERE rank <= %s
+        ORDER BY kind, rank
+    """  # noqa: S608 - table names from the models, values are parameters
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in ScammerIdentifier.Kind.values}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        for kind, identifier_id, value, subscribers, cases in cursor.fetchall():
+            out.setdefault(kind, []).append(
+                {
+                    "identifier_id": identifier_id,
+                    "value": value,
+                    "subscribers": subscribers,
+                    "cases": cases,
+                }
+            )
+    return out
+
+
 # --- Playbook steps ---------------------------------------------------------------------------
 
 
@@ -243,33 +382,34 @@ def sms_summary(f: ReportFilter) -> dict[str, Any]:
 # --- Specialists ------------------------------------------------------------------------------
 
 
-def specialists(f: ReportFilter) -> list[dict[str, Any]]:
-    """Per assignee: cases in the period, resolved among them, median time to resolve."""
-    rows = (
-        Case.objects.filter(f.case_q(), assignee__isnull=False)
-        .values(
-            "assignee_id",
-            username=F("assignee__username"),
-            first_name=F("assignee__first_name"),
-            last_name=F("assignee__last_name"),
+def specialists(
+    f: ReportFilter, speeds: Speeds | None = None, rows: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Per assignee: cases in the period and resolved among them (figure_rows()), median
+    time to resolve (speeds_for(), shared with summary() in a full report)."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in _rows(f, rows):
+        if r["assignee_id"] is None:
+            continue
+        row = out.setdefault(
+            r["assignee_id"],
+            {
+                "assignee_id": r["assignee_id"],
+                "username": r["username"],
+                "first_name": r["first_name"],
+                "last_name": r["last_name"],
+                "handled": 0,
+                "resolved": 0,
+            },
         )
-        .annotate(
-            handled=Count("id"),
-            resolved=Count("id", filter=Q(resolved_at__isnull=False)),
-            **(
-                {"median": Percentiles(_seconds("resolved_at", "created_at"), (0.5,))}
-                if percentiles_supported()
-                else {}
-            ),
-        )
-        .order_by("-handled", "username")
-    )
-    out = []
-    for r in rows:
-        r["median"] = r["median"][0] if r.get("median") else None
+        row["handled"] += r["total"]
+        row["resolved"] += r["resolved"]
+    speeds = speeds if speeds is not None else speeds_for(f)
+    result = sorted(out.values(), key=lambda r: (-r["handled"], r["username"]))
+    for r in result:
+        r["median"] = speeds.resolve_median_by_assignee.get(r["assignee_id"])
         r["name"] = f"{r['first_name']} {r['last_name']}".strip() or r["username"]
-        out.append(r)
-    return out
+    return result
 
 
 # --- The whole report -------------------------------------------------------------------------
@@ -289,16 +429,21 @@ class Report:
 
 
 def report_build(f: ReportFilter) -> Report:
-    """Nine queries: by day, by category, summary, repeat victims, two identifier tops,
-    steps, SMS, specialists."""
+    """Six queries: speeds (live: percentiles, open overdue, per-specialist medians), the
+    live days (which days the rollup cannot answer yet), the figure rows (rollup + live
+    days; by day, by category, summary and specialists are added up from them), the
+    identifier tops (both kinds), steps, SMS."""
+    speeds = speeds_for(f)
+    rows = figure_rows(f)
+    tops = top_identifiers_by_kind(f)
     return Report(
         filter=f,
-        by_day=contacts_by_day(f),
-        by_category=contacts_by_category(f),
-        summary=summary(f),
-        top_phones=top_identifiers(f, kind=ScammerIdentifier.Kind.PHONE),
-        top_senders=top_identifiers(f, kind=ScammerIdentifier.Kind.SENDER),
+        by_day=contacts_by_day(f, rows),
+        by_category=contacts_by_category(f, rows),
+        summary=summary(f, speeds, rows),
+        top_phones=tops[ScammerIdentifier.Kind.PHONE],
+        top_senders=tops[ScammerIdentifier.Kind.SENDER],
         steps=step_completion(f),
         sms=sms_summary(f),
-        specialists=specialists(f),
+        specialists=specialists(f, speeds, rows),
     )

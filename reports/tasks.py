@@ -11,3 +11,10 @@ def export_build_xlsx_task(job_id: int) -> None:
 @shared_task(name="reports.tasks.exports_delete_expired")
 def exports_delete_expired_task() -> int:
     return services.exports_delete_expired()
+
+
+@shared_task(name="reports.tasks.rollup_refresh")
+def rollup_refresh_task() -> int:
+    from .rollup import rollup_refresh
+
+    return rollup_refresh()

@@ -1,3 +1,4 @@
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from cases import demo
@@ -18,6 +19,8 @@ class Command(BaseCommand):
             self.stdout.write(f"Демо-обращений создано: {demo.seed_demo_cases()}")
         if cases:
             demo.seed_bulk_cases(cases, log=self.stdout.write)
+            # Bulk rows bypass the services; the reports' daily rollup is rebuilt once.
+            call_command("reports_rollup_rebuild", stdout=self.stdout)
         if not quiet_logins:
             self.stdout.write(f"Демо-логины (пароль у всех: {demo.DEMO_PASSWORD}):")
             for username, role in logins:
