@@ -31,6 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# DEBUG off serves hashed static files from the manifest, as production does.
+DEBUG=0 "$VENV/bin/python" manage.py collectstatic --noinput -v0
+
 echo "== stack floor on :$FLOOR_PORT"
 FLOOR_TOKEN=$("$SHARED/floor/serve.sh" start "$VENV" "$FLOOR_PORT" | sed -n 's/^TOKEN=//p')
 
