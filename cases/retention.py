@@ -124,7 +124,10 @@ def cases_anonymise_batch(*, cutoff: datetime, batch_size: int) -> tuple[int, in
     if not ids:
         return 0, 0
     subscriber_ids = set(
-        Case.objects.filter(pk__in=ids).values_list("subscriber_id", flat=True).distinct()
+        Case.objects.filter(pk__in=ids)
+        .order_by()
+        .values_list("subscriber_id", flat=True)
+        .distinct()
     )
     # Lock the subscribers, in id order so two runs cannot deadlock. A concurrent run that
     # anonymised another case of the same subscriber then waits for our commit and sees our
