@@ -461,3 +461,14 @@ def test_the_app_starts_with_a_positive_retention():
 
     res = _django_check({"PD_RETENTION_DAYS": "30", "PD_ANONYMISE_BATCH": "50"})
     assert res.returncode == 0, res.stderr
+
+
+@pytest.mark.django_db
+def test_an_anonymised_case_cannot_be_reopened(make_case, specialist):
+    from django.core.exceptions import ValidationError
+
+    case = _close(make_case(), specialist)
+    retention.cases_anonymise_expired()
+    with pytest.raises(ValidationError, match="обезличено"):
+        case_set_status(case=case, status="in_progress", actor=specialist)
+    assert Case.objects.get(pk=case.pk).status == "closed"
