@@ -328,12 +328,13 @@ def test_one_batch_runs_the_same_queries_for_any_number_of_cases(
     for i in range(n):
         _close(_full_case(make_case, specialist, phone=f"+7916555{i:04d}"), specialist)
     # savepoint; claim the cases; their subscribers; lock those; cases; event texts; UPDATED
-    # events read + 1 write; chat messages; step outcome ids; step notes; reminders;
+    # events read + 1 write; chat messages; step outcome ids; step notes; reminders' texts
+    # and errors;
     # idempotency keys; subscribers left with nothing; their update; audit log: read + one
     # write per distinct set of changed fields (case: create, update, status → 3; step
     # outcome: create, update → 2; subscriber: create/access → 1); release. The writes grow
     # with the variety of changes, never with the number of cases.
-    with django_assert_num_queries(25):
+    with django_assert_num_queries(26):
         done = retention.cases_anonymise_batch(cutoff=retention.retention_cutoff(), batch_size=100)
     assert done == (n, n)
 
@@ -473,3 +474,15 @@ def test_an_anonymised_case_cannot_be_reopened(make_case, specialist):
     with pytest.raises(ValidationError, match="обезличено"):
         case_set_status(case=case, status="in_progress", actor=specialist)
     assert Case.objects.get(pk=case.pk).status == "closed"
+
+
+@pytest.mark.django_db
+def test_a_reminder_still_waiting_to_go_keeps_its_text(make_case, specialist):
+    case = _close(make_case(), specialist)
+    waiting = Reminder.objects.create(
+        case=case, subscriber=case.subscriber, text="Проверьте вход в Госуслуги.",
+        send_after=timezone.now(), dedupe_key="waiting", last_error="timeout",
+    )  # fmt: skip
+    retention.cases_anonymise_expired()
+    waiting.refresh_from_db()
+    assert (waiting.text, waiting.last_error) == ("Проверьте вход в Госуслуги.", "")
