@@ -20,6 +20,8 @@ class Subscriber(models.Model):
     sms_opt_out = models.BooleanField(_("отказ от SMS"), default=False)
     sms_opt_out_at = models.DateTimeField(_("когда отказался от SMS"), null=True, blank=True)
     created_at = models.DateTimeField(_("создан"), default=timezone.now)
+    # Set by the retention job (cases/retention.py) once all the subscriber's cases are.
+    anonymised_at = models.DateTimeField(_("обезличен"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("абонент")
@@ -157,6 +159,8 @@ class Case(models.Model):
     updated_at = models.DateTimeField(_("изменено"), auto_now=True)
     resolved_at = models.DateTimeField(_("решено"), null=True, blank=True)
     closed_at = models.DateTimeField(_("закрыто"), null=True, blank=True)
+    # Set by the retention job (cases/retention.py): free text scrubbed, figures kept.
+    anonymised_at = models.DateTimeField(_("обезличено"), null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(_("версия записи"), default=1)
 
     objects = CaseQuerySet.as_manager()
@@ -185,6 +189,12 @@ class Case(models.Model):
                 "id",
                 name="case_queue_order_idx",
                 condition=Q(assignee__isnull=True, status__in=["new", "in_progress", "waiting"]),
+            ),
+            # The retention job's claim: closed, not yet anonymised, oldest closed first.
+            models.Index(
+                fields=["closed_at", "id"],
+                name="case_retention_idx",
+                condition=Q(status="closed", anonymised_at__isnull=True),
             ),
         ]
         constraints = [

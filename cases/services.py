@@ -240,6 +240,9 @@ def case_set_status(
                 % {"a": case.get_status_display(), "b": Status(status).label}
             }
         )
+    if case.anonymised_at is not None:
+        # Its texts are gone and the retention job never looks at it again (cases/retention.py).
+        raise ValidationError({"status": _("Обращение обезличено: его нельзя открыть снова.")})
     fields = ["status"]
     old = case.status
     if status in (Status.RESOLVED, Status.CLOSED):

@@ -8,6 +8,7 @@ SECRET_KEY and ALLOWED_HOSTS; a missing or unsafe value stops the start.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -272,6 +273,13 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": REPORTS_ROLLUP_REFRESH_SECONDS,
         "options": {"expires": REPORTS_ROLLUP_REFRESH_SECONDS},
     },
+    # Personal data lifecycle: anonymise closed cases past PD_RETENTION_DAYS, daily at 03:30
+    # Moscow time (quiet hours for the center). Safe to run twice: rows are claimed.
+    "cases-anonymise-expired": {
+        "task": "cases.tasks.anonymise_expired",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
 }
 
 # --- DRF ------------------------------------------------------------------------------------
@@ -320,6 +328,14 @@ URGENT_SLA_MINUTES = env.int("URGENT_SLA_MINUTES", default=30)
 # Report exports: XLSX files live here for this many hours, then beat deletes them.
 EXPORT_DIR = VAR_DIR / "exports"
 EXPORT_TTL_HOURS = env.int("EXPORT_TTL_HOURS", default=24)
+# Personal data lifecycle: closed cases older than this many days are anonymised by a daily
+# job (cases/retention.py), PD_ANONYMISE_BATCH cases per transaction.
+PD_RETENTION_DAYS = env.int("PD_RETENTION_DAYS", default=3 * 365)
+PD_ANONYMISE_BATCH = env.int("PD_ANONYMISE_BATCH", default=1000)
+if PD_RETENTION_DAYS <= 0:
+    raise ImproperlyConfigured(f"PD_RETENTION_DAYS must be > 0, not {PD_RETENTION_DAYS}.")
+if PD_ANONYMISE_BATCH <= 0:
+    raise ImproperlyConfigured(f"PD_ANONYMISE_BATCH must be > 0, not {PD_ANONYMISE_BATCH}.")
 
 # --- Operations -----------------------------------------------------------------------------
 # /metrics: a Bearer token for Prometheus, or (without one) only these addresses.
