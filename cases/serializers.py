@@ -133,31 +133,6 @@ class UserRefSerializer(serializers.ModelSerializer):
 # --- Cases -------------------------------------------------------------------------------------
 
 
-class CaseListSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    subscriber = SubscriberSerializer(read_only=True)
-    assignee = UserRefSerializer(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Case
-        fields = [
-            "id",
-            "number",
-            "channel",
-            "status",
-            "priority",
-            "category",
-            "subscriber",
-            "assignee",
-            "summary",
-            "outcome",
-            "external_id",
-            "created_at",
-            "due_at",
-            "version",
-        ]
-
-
 class HistoryCaseSerializer(serializers.ModelSerializer):
     """A case in the subscriber's history: what the screen pop shows (no subscriber again)."""
 
@@ -179,6 +154,15 @@ class HistoryCaseSerializer(serializers.ModelSerializer):
             "created_at",
             "due_at",
         ]
+
+
+class CaseListSerializer(HistoryCaseSerializer):
+    """A case in a list: the history fields plus whose it is and what the caller may need."""
+
+    subscriber = SubscriberSerializer(read_only=True)
+
+    class Meta(HistoryCaseSerializer.Meta):
+        fields = [*HistoryCaseSerializer.Meta.fields, "subscriber", "external_id", "version"]
 
 
 class SubscriberLookupSerializer(serializers.Serializer):
