@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -111,6 +112,77 @@ class CaseDayRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel} {self.category_id} {self.assignee_id}"
+
+
+class CaseDurationRollup(models.Model):
+    """The exact durations of a (Moscow day, channel, category, assignee) group, one row per
+    metric, as a histogram: the distinct values in seconds (ascending, as percentile_cont
+    sees them: EXTRACT(EPOCH ...) in float8) and how many cases have each. Merging the
+    histograms of a period gives the exact multiset, so the median and 90th percentile are
+    the same numbers percentile_cont gives on the cases (reports/selectors.speeds_for).
+    PostgreSQL only (arrays); written and read like CaseDayRollup (reports/rollup.py)."""
+
+    class Metric(models.IntegerChoices):
+        FIRST_ACTION = 1, _("до первого действия")
+        RESOLVE = 2, _("до решения")
+
+    day = models.DateField(_("день (Москва)"))
+    channel = models.CharField(_("канал"), max_length=16)
+    category = models.ForeignKey(
+        "playbooks.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+    )
+    metric = models.PositiveSmallIntegerField(choices=Metric.choices)
+    seconds = ArrayField(models.FloatField())
+    counts = ArrayField(models.IntegerField())
+
+    class Meta:
+        verbose_name = _("длительности за день")
+        verbose_name_plural = _("длительности за день")
+        indexes = [
+            models.Index(fields=["day", "channel", "category"], name="rollup_duration_day_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.category_id} {self.assignee_id} {self.metric}"
+
+
+class IdentifierDayRollup(models.Model):
+    """The links of a scammer identifier to the cases of a (Moscow day, channel, category):
+    how many cases, and which subscribers (distinct ids). The distinct subscribers of a
+    period are the union of its days' arrays — exact, without reading the cases or the link
+    table. PostgreSQL only (arrays); written and read like CaseDayRollup."""
+
+    day = models.DateField(_("день (Москва)"))
+    channel = models.CharField(_("канал"), max_length=16)
+    category = models.ForeignKey(
+        "playbooks.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    kind = models.CharField(_("тип"), max_length=16)
+    identifier = models.ForeignKey(
+        "cases.ScammerIdentifier",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    cases = models.IntegerField(default=0)
+    subscribers = ArrayField(models.BigIntegerField())
+
+    class Meta:
+        verbose_name = _("номера мошенников за день")
+        verbose_name_plural = _("номера мошенников за день")
+        indexes = [
+            models.Index(fields=["day", "channel", "category"], name="rollup_identifier_day_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.channel} {self.category_id} {self.identifier_id}"
 
 
 class RollupState(models.Model):

@@ -34,10 +34,10 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subqu
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from cases.models import Case, Outcome
+from cases.models import Case, CaseIdentifier, Outcome, ScammerIdentifier
 
 from .filters import MOSCOW, ReportFilter
-from .models import CaseDayRollup, RollupState
+from .models import CaseDayRollup, CaseDurationRollup, IdentifierDayRollup, RollupState
 
 GROUP = ("day", "channel", "category_id", "assignee_id")
 FIGURES = (
@@ -117,16 +117,91 @@ def _runs(days: Iterable[date], longest: int | None = ROLLUP_BATCH_DAYS) -> list
     return runs
 
 
+# --- The PostgreSQL-only rollups: durations (percentiles) and scammer identifiers ----------
+#
+# Raw SQL over alias `c` for cases_case: both the INSERT of a run of days and the reports'
+# reading of the live days use these SELECTs, so the two halves of a figure are computed
+# the same way. The Moscow day is the expression TruncDate("created_at", MOSCOW) compiles to.
+
+CASES = Case._meta.db_table
+LINKS = CaseIdentifier._meta.db_table
+IDENTIFIERS = ScammerIdentifier._meta.db_table
+DAY_SQL = "(c.created_at AT TIME ZONE 'Europe/Moscow')::date"
+# Each duration as percentile_cont sees it: EXTRACT(EPOCH ...) cast to float8.
+DURATION_SQL = {
+    metric: f"EXTRACT(EPOCH FROM (c.{column} - c.created_at))"
+    for metric, column in (
+        (CaseDurationRollup.Metric.FIRST_ACTION, "first_action_at"),
+        (CaseDurationRollup.Metric.RESOLVE, "resolved_at"),
+    )
+}
+
+
+def arrays_supported() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def durations_sql(where: str) -> str:
+    """(day, channel, category, assignee, metric, seconds, n) of the cases `c` matching
+    `where`: one row per distinct duration of a group, with its count."""
+    values = ", ".join(f"({int(m)}, ({sql})::float8)" for m, sql in DURATION_SQL.items())
+    return f"""
+        SELECT {DAY_SQL} AS day, c.channel, c.category_id, c.assignee_id, d.metric, d.seconds,
+               count(*) AS n
+        FROM {CASES} AS c CROSS JOIN LATERAL (VALUES {values}) AS d(metric, seconds)
+        WHERE ({where}) AND d.seconds IS NOT NULL
+        GROUP BY 1, 2, 3, 4, 5, 6
+    """  # noqa: S608 - table names from the models, values are parameters
+
+
+def identifier_links_sql(where: str) -> str:
+    """(day, channel, category, kind, identifier, cases, subscribers[]) of the links of the
+    cases `c` matching `where`."""
+    return f"""
+        SELECT {DAY_SQL} AS day, c.channel, c.category_id, i.kind, ci.identifier_id,
+               count(*) AS cases, array_agg(DISTINCT c.subscriber_id) AS subscribers
+        FROM {LINKS} AS ci
+        JOIN {CASES} AS c ON c.id = ci.case_id
+        JOIN {IDENTIFIERS} AS i ON i.id = ci.identifier_id
+        WHERE {where}
+        GROUP BY 1, 2, 3, 4, 5
+    """  # noqa: S608 - table names from the models, values are parameters
+
+
 def _recompute(first: date, last: date) -> None:
     """Replace the rollup rows of the days first..last with a fresh GROUP BY."""
+    start, end = _day_start(first), _day_start(last + timedelta(days=1))
     CaseDayRollup.objects.filter(day__gte=first, day__lte=last).delete()
-    cases = Case.objects.filter(
-        created_at__gte=_day_start(first), created_at__lt=_day_start(last + timedelta(days=1))
-    )
+    cases = Case.objects.filter(created_at__gte=start, created_at__lt=end)
     select, params = _columns(grouped_cases(cases))
     table = connection.ops.quote_name(CaseDayRollup._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {table} ({', '.join(GROUP + FIGURES)}) {select}", params)
+    if not arrays_supported():
+        return
+    CaseDurationRollup.objects.filter(day__gte=first, day__lte=last).delete()
+    IdentifierDayRollup.objects.filter(day__gte=first, day__lte=last).delete()
+    period = "c.created_at >= %s AND c.created_at < %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {CaseDurationRollup._meta.db_table}
+                (day, channel, category_id, assignee_id, metric, seconds, counts)
+            SELECT day, channel, category_id, assignee_id, metric,
+                   array_agg(seconds ORDER BY seconds), array_agg(n ORDER BY seconds)
+            FROM ({durations_sql(period)}) AS g
+            GROUP BY day, channel, category_id, assignee_id, metric
+            """,  # noqa: S608
+            [start, end],
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {IdentifierDayRollup._meta.db_table}
+                (day, channel, category_id, kind, identifier_id, cases, subscribers)
+            {identifier_links_sql(period)}
+            """,  # noqa: S608
+            [start, end],
+        )
 
 
 def _as_date(value: date | str) -> date:
@@ -151,7 +226,8 @@ def rollup_rebuild() -> int:
     bounds = Case.objects.aggregate(first=Min("created_at"))
     with transaction.atomic():
         _lock_state()
-        CaseDayRollup.objects.all().delete()
+        for model in (CaseDayRollup, CaseDurationRollup, IdentifierDayRollup):
+            model.objects.all().delete()
     days = 0
     if bounds["first"] is not None:
         first = bounds["first"].astimezone(MOSCOW).date()
@@ -295,3 +371,39 @@ def as_money(value: Any) -> Decimal | None:
     if value is None:
         return None
     return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def rollup_where(f: ReportFilter, live: LiveDays, alias: str = "r") -> tuple[str, list[Any]]:
+    """WHERE (and parameters) of a rollup table's rows for the period's clean days and the
+    filters. Only for a LiveDays with days (not None)."""
+    where = [f"{alias}.day >= %s", f"{alias}.day <= %s"]
+    params: list[Any] = [f.date_from, f.date_to]
+    if f.channel:
+        where.append(f"{alias}.channel = %s")
+        params.append(f.channel)
+    if f.category_id:
+        where.append(f"{alias}.category_id = %s")
+        params.append(f.category_id)
+    if live.days:
+        where.append(f"NOT ({alias}.day = ANY(%s))")
+        params.append(list(live.days))
+    return " AND ".join(where), params
+
+
+def live_cases_where(f: ReportFilter, live: LiveDays, alias: str = "c") -> tuple[str, list[Any]]:
+    """WHERE (and parameters) of the cases of the live days with the filters (range scans of
+    report_case_period_idx); FALSE when no day is live."""
+    if not live.days:
+        return "FALSE", []
+    ranges, params = [], []
+    for first, last in _runs(live.days, longest=None):
+        ranges.append(f"({alias}.created_at >= %s AND {alias}.created_at < %s)")
+        params += [_day_start(first), _day_start(last + timedelta(days=1))]
+    where = [f"({' OR '.join(ranges)})"]
+    if f.channel:
+        where.append(f"{alias}.channel = %s")
+        params.append(f.channel)
+    if f.category_id:
+        where.append(f"{alias}.category_id = %s")
+        params.append(f.category_id)
+    return " AND ".join(where), params

@@ -15,6 +15,7 @@ development default) they are None and the page says so."""
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -42,6 +43,7 @@ from reminders.models import Reminder
 
 from . import rollup
 from .filters import ReportFilter
+from .models import CaseDurationRollup, IdentifierDayRollup
 
 
 def percentiles_supported() -> bool:
@@ -187,10 +189,15 @@ class Speeds:
     resolve_median_by_assignee: dict[int, float | None] = field(default_factory=dict)
 
 
-def speeds_for(f: ReportFilter) -> Speeds:
-    """One query over the period's cases (index-only on report_case_period_idx): median and
-    p90 of time to first action and to resolve, open overdue cases, and each assignee's
-    median time to resolve — GROUPING SETS ((), (assignee_id)) on PostgreSQL."""
+def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
+    """One query: median and p90 of time to first action and to resolve, each assignee's
+    median time to resolve, and the open overdue cases.
+
+    With the rollup (PostgreSQL): the duration histograms of the clean days
+    (CaseDurationRollup) and the durations of the live days' cases are merged in the
+    database (GROUP BY GROUPING SETS over the distinct values); only the values at the ranks
+    percentile_cont interpolates between come back, and _percentile() interpolates exactly
+    as PostgreSQL does. Without a rollup: percentile_cont over the period's cases."""
     if not percentiles_supported():
         n = (
             Case.objects.filter(f.case_q())
@@ -198,6 +205,103 @@ def speeds_for(f: ReportFilter) -> Speeds:
             .get("n")
         )
         return Speeds(open_overdue=n or 0)
+    live = live if live is not None else rollup.live_days(f)
+    if live.days is None:
+        return speeds_live(f)
+    clean, clean_params = rollup.rollup_where(f, live)
+    changed, changed_params = rollup.live_cases_where(f, live)
+    durations = CaseDurationRollup._meta.db_table
+    overdue, overdue_params = _open_overdue_sql(f)
+    sql = f"""
+        WITH durations AS (
+            SELECT r.assignee_id, r.metric, u.seconds, u.n
+            FROM {durations} AS r CROSS JOIN LATERAL unnest(r.seconds, r.counts) AS u(seconds, n)
+            WHERE {clean}
+            UNION ALL
+            SELECT assignee_id, metric, seconds, n FROM ({rollup.durations_sql(changed)}) AS l
+        ), histogram AS (
+            SELECT GROUPING(assignee_id) AS whole, assignee_id, metric, seconds,
+                   sum(n)::bigint AS n
+            FROM durations
+            GROUP BY GROUPING SETS ((metric, seconds), (metric, assignee_id, seconds))
+        ), ranked AS (
+            SELECT whole, assignee_id, metric, seconds, n,
+                   sum(n) OVER (PARTITION BY whole, assignee_id, metric ORDER BY seconds)::bigint
+                       AS upto,
+                   sum(n) OVER (PARTITION BY whole, assignee_id, metric)::bigint AS total
+            FROM histogram
+            WHERE whole = 1 OR metric = {int(RESOLVE)}
+        )
+        SELECT whole, assignee_id, metric, seconds, upto - n, upto, total, NULL
+        FROM ranked
+        WHERE EXISTS (
+            SELECT 1 FROM unnest(ARRAY[0.5, 0.9]::float8[]) AS p
+            WHERE floor(p * (total - 1)) < upto AND ceil(p * (total - 1)) >= upto - n
+        )
+        UNION ALL
+        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, ({overdue})
+    """  # noqa: S608 - table names from the models, values are parameters
+    groups: dict[tuple[int, int | None, int], list[tuple[float, int, int, int]]] = defaultdict(list)
+    out = Speeds()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*clean_params, *changed_params, *overdue_params])
+        for whole, assignee_id, metric, seconds, first, upto, total, overdue in cursor.fetchall():
+            if overdue is not None:
+                out.open_overdue = overdue
+            else:
+                groups[(whole, assignee_id, metric)].append((seconds, first, upto, total))
+    for (whole, assignee_id, metric), values in groups.items():
+        if whole:
+            pair = (_percentile(values, 0.5), _percentile(values, 0.9))
+            if metric == FIRST_ACTION:
+                out.first_action = pair
+            else:
+                out.resolve = pair
+        elif assignee_id is not None:
+            out.resolve_median_by_assignee[assignee_id] = _percentile(values, 0.5)
+    return out
+
+
+FIRST_ACTION = CaseDurationRollup.Metric.FIRST_ACTION
+RESOLVE = CaseDurationRollup.Metric.RESOLVE
+
+
+def _percentile(values: list[tuple[float, int, int, int]], p: float) -> float:
+    """percentile_cont(p) from histogram rows (value, first rank, rank after the last, total)
+    that cover the ranks it needs, computed as PostgreSQL does (orderedsetaggs.c:
+    first_row = floor(p·(n−1)), second_row = ceil(p·(n−1)), lo + (p·(n−1) − first_row) ·
+    (hi − lo)) so that the figure is the same float percentile_cont gives on the cases."""
+    total = values[0][3]
+
+    def at(rank: int) -> float:
+        return next(v for v, first, upto, _n in values if first <= rank < upto)
+
+    position = p * (total - 1)
+    first_row, second_row = math.floor(position), math.ceil(position)
+    low = at(first_row)
+    if second_row == first_row:
+        return low
+    return low + (position - first_row) * (at(second_row) - low)
+
+
+def _open_overdue_sql(f: ReportFilter) -> tuple[str, list[Any]]:
+    """Open cases past their deadline (depends on the clock: never rolled up), on the
+    partial index report_case_open_idx."""
+    where, params = ["created_at >= %s", "created_at < %s"], [f.start, f.end]
+    if f.channel:
+        where.append("channel = %s")
+        params.append(f.channel)
+    if f.category_id:
+        where.append("category_id = %s")
+        params.append(f.category_id)
+    where += ["resolved_at IS NULL", "due_at < now()"]
+    return f"SELECT count(*) FROM {Case._meta.db_table} WHERE {' AND '.join(where)}", params
+
+
+def speeds_live(f: ReportFilter) -> Speeds:
+    """speeds_for() straight from the period's cases (index-only on report_case_period_idx):
+    percentile_cont with GROUPING SETS ((), (assignee_id)). Used when nothing is rolled up
+    yet, and by the tests as the reference."""
     where, params = ["created_at >= %s", "created_at < %s"], [f.start, f.end]
     if f.channel:
         where.append("channel = %s")
@@ -287,10 +391,78 @@ def top_identifiers(f: ReportFilter, *, kind: str, limit: int = 10) -> list[dict
     )
 
 
-def top_identifiers_by_kind(f: ReportFilter, *, limit: int = 10) -> dict[str, list[dict[str, Any]]]:
-    """top_identifiers() for every kind in one query (one pass over the period's links):
-    per kind, the `limit` identifiers with the most distinct subscribers, ranked by
-    row_number() over the same order."""
+def top_identifiers_by_kind(
+    f: ReportFilter, live: rollup.LiveDays | None = None, *, limit: int = 10
+) -> dict[str, list[dict[str, Any]]]:
+    """top_identifiers() for every kind in one query: per kind, the `limit` identifiers with
+    the most distinct subscribers, ranked by row_number() over the same order.
+
+    With the rollup (PostgreSQL): the clean days' IdentifierDayRollup rows (cases and the
+    distinct subscriber ids per day, channel, category and identifier) plus the live days'
+    links; the distinct subscribers of the period are the union of the arrays (exact).
+    Without a rollup (or on SQLite): one pass over the period's links and cases."""
+    if rollup.arrays_supported():
+        live = live if live is not None else rollup.live_days(f)
+        if live.days is not None:
+            return _top_identifiers_rolled_up(f, live, limit)
+    return top_identifiers_live_by_kind(f, limit=limit)
+
+
+def _top_identifiers_rolled_up(
+    f: ReportFilter, live: rollup.LiveDays, limit: int
+) -> dict[str, list[dict[str, Any]]]:
+    clean, clean_params = rollup.rollup_where(f, live)
+    changed, changed_params = rollup.live_cases_where(f, live)
+    sql = f"""
+        WITH links AS (
+            SELECT r.kind, r.identifier_id, r.cases, r.subscribers
+            FROM {IdentifierDayRollup._meta.db_table} AS r
+            WHERE {clean}
+            UNION ALL
+            SELECT kind, identifier_id, cases, subscribers
+            FROM ({rollup.identifier_links_sql(changed)}) AS l
+        ), cases AS (
+            SELECT kind, identifier_id, sum(cases) AS cases FROM links GROUP BY 1, 2
+        ), subscribers AS (
+            SELECT kind, identifier_id, count(*) AS subscribers
+            FROM (SELECT DISTINCT kind, identifier_id, s FROM links, unnest(subscribers) AS s) AS d
+            GROUP BY 1, 2
+        ), ranked AS (
+            SELECT c.kind, c.identifier_id, i.value, s.subscribers, c.cases,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY c.kind ORDER BY s.subscribers DESC, c.cases DESC, i.value
+                   ) AS rank
+            FROM cases AS c
+            JOIN subscribers AS s USING (kind, identifier_id)
+            JOIN {ScammerIdentifier._meta.db_table} AS i ON i.id = c.identifier_id
+        )
+        SELECT kind, identifier_id, value, subscribers, cases FROM ranked
+        WHERE rank <= %s
+        ORDER BY kind, rank
+    """  # noqa: S608 - table names from the models, values are parameters
+    return _tops(sql, [*clean_params, *changed_params, limit])
+
+
+def _tops(sql: str, params: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {k: [] for k in ScammerIdentifier.Kind.values}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, identifier_id, value, subscribers, cases in cursor.fetchall():
+            out.setdefault(kind, []).append(
+                {
+                    "identifier_id": identifier_id,
+                    "value": value,
+                    "subscribers": subscribers,
+                    "cases": cases,
+                }
+            )
+    return out
+
+
+def top_identifiers_live_by_kind(
+    f: ReportFilter, *, limit: int = 10
+) -> dict[str, list[dict[str, Any]]]:
+    """The tops from the period's links and cases (one pass; the reference for the tests)."""
     adapt = connection.ops.adapt_datetimefield_value  # UTC text on SQLite
     where = ["c.created_at >= %s", "c.created_at < %s"]
     params: list[Any] = [adapt(f.start), adapt(f.end)]
@@ -315,19 +487,7 @@ def top_identifiers_by_kind(f: ReportFilter, *, limit: int = 10) -> dict[str, li
         WHERE rank <= %s
         ORDER BY kind, rank
     """  # noqa: S608 - table names from the models, values are parameters
-    out: dict[str, list[dict[str, Any]]] = {k: [] for k in ScammerIdentifier.Kind.values}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        for kind, identifier_id, value, subscribers, cases in cursor.fetchall():
-            out.setdefault(kind, []).append(
-                {
-                    "identifier_id": identifier_id,
-                    "value": value,
-                    "subscribers": subscribers,
-                    "cases": cases,
-                }
-            )
-    return out
+    return _tops(sql, [*params, limit])
 
 
 # --- Playbook steps ---------------------------------------------------------------------------
@@ -429,13 +589,14 @@ class Report:
 
 
 def report_build(f: ReportFilter) -> Report:
-    """Six queries: speeds (live: percentiles, open overdue, per-specialist medians), the
-    live days (which days the rollup cannot answer yet), the figure rows (rollup + live
-    days; by day, by category, summary and specialists are added up from them), the
-    identifier tops (both kinds), steps, SMS."""
-    speeds = speeds_for(f)
-    rows = figure_rows(f)
-    tops = top_identifiers_by_kind(f)
+    """Six queries: the live days (which days the rollups cannot answer yet), speeds
+    (percentiles from the duration rollup + live days, open overdue), the figure rows
+    (rollup + live days; by day, by category, summary and specialists are added up from
+    them), the identifier tops (both kinds, identifier rollup + live days), steps, SMS."""
+    live = rollup.live_days(f)
+    speeds = speeds_for(f, live)
+    rows = figure_rows(f, live)
+    tops = top_identifiers_by_kind(f, live)
     return Report(
         filter=f,
         by_day=contacts_by_day(f, rows),
