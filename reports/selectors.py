@@ -379,7 +379,14 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def top_identifiers(f: ReportFilter, *, kind: str, limit: int = 10) -> list[dict[str, Any]]:
-    """The most reported identifiers of one kind, by distinct subscribers in the period."""
+    """The most reported identifiers of one kind, by distinct subscribers in the period
+    (top_identifiers_by_kind(): from the rollup when there is one)."""
+    return top_identifiers_by_kind(f, limit=limit)[kind]
+
+
+def top_identifiers_live(f: ReportFilter, *, kind: str, limit: int = 10) -> list[dict[str, Any]]:
+    """top_identifiers() with the ORM straight from the links and cases: the reference the
+    tests compare the rollup with."""
     return list(
         CaseIdentifier.objects.filter(f.case_q("case__"), identifier__kind=kind)
         .values("identifier_id", value=F("identifier__value"))

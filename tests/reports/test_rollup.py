@@ -109,8 +109,8 @@ def live_report(f: ReportFilter) -> dict[str, Any]:
         "by_category": by_category,
         "summary": summary,
         "specialists": specialists,
-        "top_phones": selectors.top_identifiers(f, kind="phone"),
-        "top_senders": selectors.top_identifiers(f, kind="sender"),
+        "top_phones": selectors.top_identifiers_live(f, kind="phone"),
+        "top_senders": selectors.top_identifiers_live(f, kind="sender"),
     }
 
 

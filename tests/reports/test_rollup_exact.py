@@ -82,6 +82,7 @@ def assert_rolled_up_equals_live() -> None:
         tops = selectors.top_identifiers_by_kind(f, live)
         assert tops == selectors.top_identifiers_live_by_kind(f), name
         assert tops["phone"] and tops["sender"], name  # the data set has both kinds
+        assert tops["phone"] == selectors.top_identifiers_live(f, kind="phone"), name
 
 
 def test_percentiles_and_tops_from_the_rollups_equal_the_live_queries_exactly(cases):
