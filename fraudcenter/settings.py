@@ -250,6 +250,8 @@ for _name in ("SMS_QUIET_HOURS_START", "SMS_QUIET_HOURS_END"):
 # each refresh re-reads this much before its watermark (transactions still committing).
 REPORTS_ROLLUP_REFRESH_SECONDS = env.int("REPORTS_ROLLUP_REFRESH_SECONDS", default=60)
 REPORTS_ROLLUP_OVERLAP_SECONDS = env.int("REPORTS_ROLLUP_OVERLAP_SECONDS", default=300)
+# How long a past period's report stays in the cache (its key changes with the data anyway).
+REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=24 * 3600)
 
 CELERY_BEAT_SCHEDULE: dict = {
     "reminders-dispatch": {

@@ -187,11 +187,14 @@ class IdentifierDayRollup(models.Model):
 
 class RollupState(models.Model):
     """One row (pk=1): the rollup is exact for every day whose cases were all last changed
-    before `watermark`. No row: nothing rolled up yet, the reports count everything live."""
+    before `watermark`. No row, or a rebuild under way: the reports count everything live."""
 
     watermark = models.DateTimeField()
     refreshed_at = models.DateTimeField(default=timezone.now)
     days_refreshed = models.PositiveIntegerField(default=0)
+    # A rebuild is under way (since refreshed_at): the rollups are partly empty, so the
+    # reports count every day live, as without a row.
+    rebuilding = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("состояние сводки")

@@ -29,12 +29,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from cases.models import Case, CaseIdentifier, Outcome, ScammerIdentifier
+from playbooks.models import Category
 
 from .filters import MOSCOW, ReportFilter
 from .models import CaseDayRollup, CaseDurationRollup, IdentifierDayRollup, RollupState
@@ -221,11 +223,14 @@ def _lock_state() -> RollupState | None:
 
 def rollup_rebuild() -> int:
     """Recompute every day that has cases; returns the number of days. Each batch of days
-    is its own transaction; the watermark is set when all are done."""
+    is its own transaction; until the last, the state says `rebuilding` so that the
+    reports count every day live (the rollups are partly empty meanwhile); the watermark
+    is set when all are done."""
     started = timezone.now()
     bounds = Case.objects.aggregate(first=Min("created_at"))
     with transaction.atomic():
         _lock_state()
+        RollupState.objects.filter(pk=1).update(rebuilding=True, refreshed_at=started)
         for model in (CaseDayRollup, CaseDurationRollup, IdentifierDayRollup):
             model.objects.all().delete()
     days = 0
@@ -246,6 +251,7 @@ def rollup_rebuild() -> int:
             "watermark": started - _overlap(),
             "refreshed_at": timezone.now(),
             "days_refreshed": days,
+            "rebuilding": False,
         },
     )
     return days
@@ -274,12 +280,20 @@ def dirty_days(since: datetime) -> set[date]:
     return days
 
 
+REBUILD_STALE = timedelta(hours=1)
+
+
 def rollup_refresh() -> int:
     """Recompute the days changed since the watermark (a full rebuild when there is none);
-    returns the number of days recomputed. Concurrent refreshes wait on the state row."""
+    returns the number of days recomputed. Concurrent refreshes wait on the state row. While
+    a rebuild runs, the refresh leaves it alone; a rebuild that has not finished within
+    REBUILD_STALE (its process died) is started again."""
     with transaction.atomic():
         state = _lock_state()
-        if state is not None:
+        if state is not None and state.rebuilding:
+            if timezone.now() - state.refreshed_at < REBUILD_STALE:
+                return 0
+        elif state is not None:
             started = timezone.now()
             days = dirty_days(state.watermark)
             for first, last in _runs(days):
@@ -298,14 +312,38 @@ def rollup_refresh() -> int:
 @dataclass(frozen=True)
 class LiveDays:
     """The days of a report period counted live from the cases: `days` (sorted), or every
-    day when `days` is None (nothing rolled up yet, or a rebuild is under way)."""
+    day when `days` is None (nothing rolled up yet, or a rebuild is under way).
+
+    `stamp` (PostgreSQL, None otherwise) changes whenever anything the rolled-up figures of
+    the period are made of may have changed: the number and the highest id of the period's
+    CaseDayRollup rows (a recomputed day gets new rows from the sequence, in the same
+    transaction as its duration and identifier rows) and the names shown beside the
+    figures (categories, users). With no live day, (filters, stamp) is an exact cache key
+    for those figures (selectors.report_build)."""
 
     days: list[date] | None
+    stamp: str | None = None
+
+
+def _stamp_sql(f: ReportFilter) -> tuple[str, list[Any]]:
+    rollup = CaseDayRollup._meta.db_table
+    category = Category._meta.db_table
+    user = get_user_model()._meta.db_table
+    sql = f"""
+        SELECT concat_ws(':', count(*), max(id),
+            (SELECT md5(string_agg(id || '=' || name, ',' ORDER BY id)) FROM {category}),
+            (SELECT md5(string_agg(
+                id || '=' || username || '=' || first_name || '=' || last_name, ',' ORDER BY id
+             )) FROM {user}))
+        FROM {rollup} WHERE day >= %s AND day <= %s
+    """  # noqa: S608 - table names from the models, values are parameters
+    return sql, [f.date_from, f.date_to]
 
 
 def live_days(f: ReportFilter) -> LiveDays:
     """One query: the Moscow days in the period with a case changed at or after the
-    watermark (report_case_changed_idx), or a NULL row when there is no watermark."""
+    watermark (report_case_changed_idx), a marker row when there is no watermark or a
+    rebuild is under way, and (PostgreSQL) the period's stamp."""
     state = RollupState.objects.filter(pk=1)
     changed, params = (
         Case.objects.filter(
@@ -320,13 +358,23 @@ def live_days(f: ReportFilter) -> LiveDays:
         .query.sql_with_params()
     )
     table = connection.ops.quote_name(RollupState._meta.db_table)
-    sql = f"SELECT day FROM ({changed}) AS c UNION ALL SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM {table})"  # noqa: E501, S608
+    parts = [
+        f"SELECT 'day', day, NULL FROM ({changed}) AS c",
+        f"SELECT 'all', NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE NOT rebuilding)",  # noqa: E501, S608
+    ]
+    params = list(params)
+    if arrays_supported():
+        stamp_sql, stamp_params = _stamp_sql(f)
+        parts.append(f"SELECT 'stamp', NULL, ({stamp_sql})")
+        params += stamp_params
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        days = [row[0] for row in cursor.fetchall()]
-    if any(d is None for d in days):
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    if any(tag == "all" for tag, _day, _stamp in rows):
         return LiveDays(None)
-    return LiveDays(sorted({_as_date(d) for d in days}))
+    days = sorted({_as_date(day) for tag, day, _stamp in rows if tag == "day"})
+    stamp = next((stamp for tag, _day, stamp in rows if tag == "stamp"), None)
+    return LiveDays(days, stamp)
 
 
 def figure_rows(f: ReportFilter, live: LiveDays) -> tuple[str, list[Any]]:

@@ -77,6 +77,11 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['day', 'channel', 'category'], name='rollup_identifier_day_idx')],
             },
         ),
+        migrations.AddField(
+            model_name='rollupstate',
+            name='rebuilding',
+            field=models.BooleanField(default=False),
+        ),
         migrations.RunPython(create_open_index, drop_open_index),
         migrations.RunPython(forget_watermark, migrations.RunPython.noop),
     ]

@@ -21,6 +21,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from cases.models import Case, CaseIdentifier, ScammerIdentifier, StepOutcome
@@ -42,6 +43,15 @@ class DataSet:
     category_a: Category
     category_b: Category
     period: ReportFilter
+
+
+@pytest.fixture(autouse=True)
+def _empty_report_cache():
+    # Past periods' reports are cached (reports/selectors.report_build): every test starts
+    # with an empty cache, as a fresh deployment would.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
