@@ -115,22 +115,23 @@ class CaseDayRollup(models.Model):
 
 
 class CaseDurationRollup(models.Model):
-    """The exact durations of a (Moscow day, channel, category, assignee) group, one row per
-    metric, as a histogram: the distinct values in seconds (ascending, as percentile_cont
-    sees them: EXTRACT(EPOCH ...) in float8) and how many cases have each. Merging the
-    histograms of a period gives the exact multiset, so the median and 90th percentile are
-    the same numbers percentile_cont gives on the cases (reports/selectors.speeds_for).
-    PostgreSQL only (arrays); written and read like CaseDayRollup (reports/rollup.py)."""
+    """The exact durations of a (Moscow day, assignee)'s cases, one row per metric, as a
+    histogram: the distinct values in seconds (ascending, as percentile_cont sees them:
+    EXTRACT(EPOCH ...) in float8) and how many cases have each. Merging the histograms of a
+    period gives the exact multiset, so the medians and 90th percentiles are the same floats
+    percentile_cont gives on the cases (reports/selectors.speeds_for).
+
+    No channel or category: a day's cases spread over few distinct durations per assignee,
+    while per (channel, category, assignee) nearly every value is distinct and the rollup
+    would be as long as the cases. Reports filtered by channel or category compute the
+    percentiles from their (fewer) cases. PostgreSQL only (arrays); written and read like
+    CaseDayRollup (reports/rollup.py)."""
 
     class Metric(models.IntegerChoices):
         FIRST_ACTION = 1, _("до первого действия")
         RESOLVE = 2, _("до решения")
 
     day = models.DateField(_("день (Москва)"))
-    channel = models.CharField(_("канал"), max_length=16)
-    category = models.ForeignKey(
-        "playbooks.Category", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
-    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.DO_NOTHING,
@@ -145,12 +146,10 @@ class CaseDurationRollup(models.Model):
     class Meta:
         verbose_name = _("длительности за день")
         verbose_name_plural = _("длительности за день")
-        indexes = [
-            models.Index(fields=["day", "channel", "category"], name="rollup_duration_day_idx")
-        ]
+        indexes = [models.Index(fields=["day"], name="rollup_duration_day_idx")]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.channel} {self.category_id} {self.assignee_id} {self.metric}"
+        return f"{self.day} {self.assignee_id} {self.metric}"
 
 
 class IdentifierDayRollup(models.Model):

@@ -144,21 +144,29 @@ def arrays_supported() -> bool:
 
 
 def durations_sql(where: str) -> str:
-    """(day, channel, category, assignee, metric, seconds, n) of the cases `c` matching
-    `where`: one row per distinct duration of a group, with its count."""
+    """(assignee, metric, seconds, day) of every duration of the cases `c` matching `where`
+    (NULL durations left out): one row per case and metric."""
     values = ", ".join(f"({int(m)}, ({sql})::float8)" for m, sql in DURATION_SQL.items())
     return f"""
-        SELECT {DAY_SQL} AS day, c.channel, c.category_id, c.assignee_id, d.metric, d.seconds,
-               count(*) AS n
+        SELECT c.assignee_id, d.metric, d.seconds, {DAY_SQL} AS day
         FROM {CASES} AS c CROSS JOIN LATERAL (VALUES {values}) AS d(metric, seconds)
         WHERE ({where}) AND d.seconds IS NOT NULL
-        GROUP BY 1, 2, 3, 4, 5, 6
     """  # noqa: S608 - table names from the models, values are parameters
 
 
-def identifier_links_sql(where: str) -> str:
+def identifier_links_sql(where: str, *, grouped: bool = True) -> str:
     """(day, channel, category, kind, identifier, cases, subscribers[]) of the links of the
-    cases `c` matching `where`."""
+    cases `c` matching `where`, per group; with grouped=False, one row per link
+    (1, ARRAY[subscriber]) — the same sums and unions, without the GROUP BY's sort."""
+    if not grouped:
+        return f"""
+            SELECT {DAY_SQL} AS day, c.channel, c.category_id, i.kind, ci.identifier_id,
+                   1 AS cases, ARRAY[c.subscriber_id] AS subscribers
+            FROM {LINKS} AS ci
+            JOIN {CASES} AS c ON c.id = ci.case_id
+            JOIN {IDENTIFIERS} AS i ON i.id = ci.identifier_id
+            WHERE {where}
+        """  # noqa: S608 - table names from the models, values are parameters
     return f"""
         SELECT {DAY_SQL} AS day, c.channel, c.category_id, i.kind, ci.identifier_id,
                count(*) AS cases, array_agg(DISTINCT c.subscriber_id) AS subscribers
@@ -188,11 +196,15 @@ def _recompute(first: date, last: date) -> None:
         cursor.execute(
             f"""
             INSERT INTO {CaseDurationRollup._meta.db_table}
-                (day, channel, category_id, assignee_id, metric, seconds, counts)
-            SELECT day, channel, category_id, assignee_id, metric,
+                (day, assignee_id, metric, seconds, counts)
+            SELECT day, assignee_id, metric,
                    array_agg(seconds ORDER BY seconds), array_agg(n ORDER BY seconds)
-            FROM ({durations_sql(period)}) AS g
-            GROUP BY day, channel, category_id, assignee_id, metric
+            FROM (
+                SELECT day, assignee_id, metric, seconds, count(*) AS n
+                FROM ({durations_sql(period)}) AS d
+                GROUP BY day, assignee_id, metric, seconds
+            ) AS g
+            GROUP BY day, assignee_id, metric
             """,  # noqa: S608
             [start, end],
         )

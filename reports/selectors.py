@@ -194,11 +194,11 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
     """One query: median and p90 of time to first action and to resolve, each assignee's
     median time to resolve, and the open overdue cases.
 
-    With the rollup (PostgreSQL): the duration histograms of the clean days
-    (CaseDurationRollup) and the durations of the live days' cases are merged in the
-    database (GROUP BY GROUPING SETS over the distinct values); only the values at the ranks
-    percentile_cont interpolates between come back, and _percentile() interpolates exactly
-    as PostgreSQL does. Without a rollup: percentile_cont over the period's cases."""
+    With the rollup (PostgreSQL, no channel or category filter): the duration histograms of
+    the clean days (CaseDurationRollup) and the durations of the live days' cases are merged
+    in the database (GROUP BY GROUPING SETS over the distinct values); only the values at
+    the ranks percentile_cont interpolates between come back, and _percentile() interpolates
+    exactly as PostgreSQL does. Otherwise: percentile_cont over the period's cases."""
     if not percentiles_supported():
         n = (
             Case.objects.filter(f.case_q())
@@ -206,6 +206,8 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
             .get("n")
         )
         return Speeds(open_overdue=n or 0)
+    if f.channel or f.category_id:
+        return speeds_live(f)  # the duration rollup has no channel or category
     live = live if live is not None else rollup.live_days(f)
     if live.days is None:
         return speeds_live(f)
@@ -219,7 +221,7 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
             FROM {durations} AS r CROSS JOIN LATERAL unnest(r.seconds, r.counts) AS u(seconds, n)
             WHERE {clean}
             UNION ALL
-            SELECT assignee_id, metric, seconds, n FROM ({rollup.durations_sql(changed)}) AS l
+            SELECT assignee_id, metric, seconds, 1 FROM ({rollup.durations_sql(changed)}) AS l
         ), histogram AS (
             SELECT GROUPING(assignee_id) AS whole, assignee_id, metric, seconds,
                    sum(n)::bigint AS n
@@ -416,39 +418,87 @@ def top_identifiers_by_kind(
     return top_identifiers_live_by_kind(f, limit=limit)
 
 
+# How many identifiers per kind get their distinct subscribers counted exactly (the rest
+# only if the bound cannot rule them out): plenty for heavy-tailed reports.
+TOP_CANDIDATES_PER_ROW = 10
+TOP_CANDIDATES_MIN = 100
+
+
 def _top_identifiers_rolled_up(
     f: ReportFilter, live: rollup.LiveDays, limit: int
 ) -> dict[str, list[dict[str, Any]]]:
+    """The tops from the identifier rollup (clean days) and the live days' links, in one
+    query that counts distinct subscribers only for candidates: per kind, the
+    `candidates` identifiers with the highest bound (the sum of the per-row distinct
+    subscribers, never below the period's distinct count). When the `limit`-th of them has
+    more subscribers than any identifier outside could have, the top is exact; otherwise
+    (a one-time filter decides) the same query counts every identifier instead."""
     clean, clean_params = rollup.rollup_where(f, live)
     changed, changed_params = rollup.live_cases_where(f, live)
+    candidates = max(TOP_CANDIDATES_PER_ROW * limit, TOP_CANDIDATES_MIN)
+    identifiers = ScammerIdentifier._meta.db_table
     sql = f"""
-        WITH links AS (
+        WITH links AS MATERIALIZED (
             SELECT r.kind, r.identifier_id, r.cases, r.subscribers
             FROM {IdentifierDayRollup._meta.db_table} AS r
             WHERE {clean}
             UNION ALL
             SELECT kind, identifier_id, cases, subscribers
-            FROM ({rollup.identifier_links_sql(changed)}) AS l
-        ), cases AS (
-            SELECT kind, identifier_id, sum(cases) AS cases FROM links GROUP BY 1, 2
-        ), subscribers AS (
-            SELECT kind, identifier_id, count(*) AS subscribers
-            FROM (SELECT DISTINCT kind, identifier_id, s FROM links, unnest(subscribers) AS s) AS d
-            GROUP BY 1, 2
-        ), ranked AS (
-            SELECT c.kind, c.identifier_id, i.value, s.subscribers, c.cases,
+            FROM ({rollup.identifier_links_sql(changed, grouped=False)}) AS l
+        ), bounded AS (
+            SELECT kind, identifier_id, sum(cases) AS cases,
+                   sum(cardinality(subscribers)) AS bound,
                    ROW_NUMBER() OVER (
-                       PARTITION BY c.kind ORDER BY s.subscribers DESC, c.cases DESC, i.value
+                       PARTITION BY kind ORDER BY sum(cardinality(subscribers)) DESC,
+                                                  identifier_id
+                   ) AS position
+            FROM links GROUP BY kind, identifier_id
+        ), exact AS (
+            SELECT l.kind, l.identifier_id, count(DISTINCT s) AS subscribers
+            FROM links AS l CROSS JOIN LATERAL unnest(l.subscribers) AS s
+            WHERE (l.kind, l.identifier_id) IN (
+                SELECT kind, identifier_id FROM bounded WHERE position <= %s
+            )
+            GROUP BY l.kind, l.identifier_id
+        ), ranked AS (
+            SELECT e.kind, e.identifier_id, i.value, e.subscribers, b.cases,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY e.kind ORDER BY e.subscribers DESC, b.cases DESC, i.value
                    ) AS rank
-            FROM cases AS c
-            JOIN subscribers AS s USING (kind, identifier_id)
-            JOIN {ScammerIdentifier._meta.db_table} AS i ON i.id = c.identifier_id
+            FROM exact AS e
+            JOIN bounded AS b USING (kind, identifier_id)
+            JOIN {identifiers} AS i ON i.id = e.identifier_id
+        ), unsure AS (
+            -- The first identifier outside the candidates has the highest bound outside.
+            SELECT EXISTS (
+                SELECT 1 FROM bounded AS b
+                LEFT JOIN ranked AS r ON r.kind = b.kind AND r.rank = %s
+                WHERE b.position = %s + 1 AND b.bound >= coalesce(r.subscribers, 0)
+            ) AS yes
+        ), everything AS (
+            SELECT b.kind, b.identifier_id, i.value, d.subscribers, b.cases,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY b.kind ORDER BY d.subscribers DESC, b.cases DESC, i.value
+                   ) AS rank
+            FROM bounded AS b
+            JOIN (
+                SELECT kind, identifier_id, count(*) AS subscribers
+                FROM (SELECT DISTINCT kind, identifier_id, s
+                      FROM links, unnest(subscribers) AS s) AS pairs
+                GROUP BY kind, identifier_id
+            ) AS d USING (kind, identifier_id)
+            JOIN {identifiers} AS i ON i.id = b.identifier_id
+            WHERE (SELECT yes FROM unsure)
         )
-        SELECT kind, identifier_id, value, subscribers, cases FROM ranked
+        SELECT kind, identifier_id, value, subscribers, cases FROM (
+            SELECT * FROM ranked WHERE NOT (SELECT yes FROM unsure)
+            UNION ALL
+            SELECT * FROM everything
+        ) AS top
         WHERE rank <= %s
         ORDER BY kind, rank
     """  # noqa: S608 - table names from the models, values are parameters
-    return _tops(sql, [*clean_params, *changed_params, limit])
+    return _tops(sql, [*clean_params, *changed_params, candidates, limit, candidates, limit])
 
 
 def _tops(sql: str, params: list[Any]) -> dict[str, list[dict[str, Any]]]:

@@ -130,3 +130,37 @@ def test_the_clean_days_are_read_from_the_rollups(cases):
     assert top["subscribers"] == tops["phone"][0]["subscribers"] + 1
     # The live queries never look at the rollups.
     assert selectors.speeds_live(MARCH) == before
+
+
+@pytest.mark.parametrize(
+    "reports,winner",
+    [
+        # A: one subscriber, three days (bound 3, one subscriber); B: two subscribers (bound
+        # 2). A is the only candidate and B's bound reaches A's count: the query must count
+        # every identifier, and B wins.
+        ({"A": ["p1", "p1", "p1"], "B": ["p2", "p3"]}, "B"),
+        # A: three subscribers; B's bound 1 is below A's three: the candidates suffice.
+        ({"A": ["p1", "p2", "p3"], "B": ["p4"]}, "A"),
+    ],
+)
+def test_the_top_is_exact_whether_the_candidates_settle_it_or_not(
+    make_case, integration, monkeypatch, reports, winner
+):
+    monkeypatch.setattr(selectors, "TOP_CANDIDATES_PER_ROW", 1)
+    monkeypatch.setattr(selectors, "TOP_CANDIDATES_MIN", 1)
+    phones = {"p1": "+79163000001", "p2": "+79163000002", "p3": "+79163000003",
+              "p4": "+79163000004"}  # fmt: skip
+    values = {"A": "+74953000001", "B": "+74953000002"}
+    for name, subscribers in reports.items():
+        for day, p in enumerate(subscribers, start=2):
+            case = make_case(phone=phones[p])
+            Case.objects.filter(pk=case.pk).update(created_at=msk(3, day, 12))
+            case_add_identifier(case=case, kind="phone", value=values[name], actor=integration)
+    rollup.rollup_rebuild()
+    live = rollup.live_days(MARCH)
+    assert live.days == []
+    top = selectors.top_identifiers_by_kind(MARCH, live, limit=1)["phone"]
+    assert [r["value"] for r in top] == [values[winner]]
+    assert top == selectors.top_identifiers_live_by_kind(MARCH, limit=1)["phone"]
+    both = selectors.top_identifiers_by_kind(MARCH, live, limit=2)["phone"]
+    assert both == selectors.top_identifiers_live_by_kind(MARCH, limit=2)["phone"]
