@@ -143,27 +143,33 @@ def arrays_supported() -> bool:
     return connection.vendor == "postgresql"
 
 
-def durations_sql(where: str) -> str:
-    """(assignee, metric, seconds, day) of every duration of the cases `c` matching `where`
-    (NULL durations left out): one row per case and metric."""
+def durations_sql(where: str, cases: str = CASES) -> str:
+    """(assignee, metric, seconds, day) of every duration of the cases `c` (of `cases`, the
+    table or a subquery) matching `where` (NULL durations left out): one row per case and
+    metric."""
     values = ", ".join(f"({int(m)}, ({sql})::float8)" for m, sql in DURATION_SQL.items())
     return f"""
         SELECT c.assignee_id, d.metric, d.seconds, {DAY_SQL} AS day
-        FROM {CASES} AS c CROSS JOIN LATERAL (VALUES {values}) AS d(metric, seconds)
+        FROM {cases} AS c CROSS JOIN LATERAL (VALUES {values}) AS d(metric, seconds)
         WHERE ({where}) AND d.seconds IS NOT NULL
     """  # noqa: S608 - table names from the models, values are parameters
 
 
-def identifier_links_sql(where: str, *, grouped: bool = True) -> str:
+def identifier_links_sql(where: str, *, grouped: bool = True, cases: str = CASES) -> str:
     """(day, channel, category, kind, identifier, cases, subscribers[]) of the links of the
-    cases `c` matching `where`, per group; with grouped=False, one row per link
-    (1, ARRAY[subscriber]) — the same sums and unions, without the GROUP BY's sort."""
+    cases `c` (of `cases`, the table or a subquery) matching `where`, per group; with
+    grouped=False, one row per link (1, ARRAY[subscriber]) — the same sums and unions,
+    without the GROUP BY's sort."""
     if not grouped:
+        # From each case to its few links by case_identifier_unique (OFFSET 0 keeps the
+        # subquery a per-case probe): the planner would rather hash the whole link table.
         return f"""
             SELECT {DAY_SQL} AS day, c.channel, c.category_id, i.kind, ci.identifier_id,
                    1 AS cases, ARRAY[c.subscriber_id] AS subscribers
-            FROM {LINKS} AS ci
-            JOIN {CASES} AS c ON c.id = ci.case_id
+            FROM {cases} AS c
+            CROSS JOIN LATERAL (
+                SELECT l.identifier_id FROM {LINKS} AS l WHERE l.case_id = c.id OFFSET 0
+            ) AS ci
             JOIN {IDENTIFIERS} AS i ON i.id = ci.identifier_id
             WHERE {where}
         """  # noqa: S608 - table names from the models, values are parameters
@@ -411,14 +417,13 @@ def figure_rows(f: ReportFilter, live: LiveDays) -> tuple[str, list[Any]]:
         if live.days:
             rollup = rollup.exclude(day__in=live.days)
         parts.append(_columns(rollup.values(*GROUP, *FIGURES)))
-        if live.days:
-            ranges = Q()
-            for first, last in _runs(live.days, longest=None):
-                ranges |= Q(
-                    created_at__gte=_day_start(first),
-                    created_at__lt=_day_start(last + timedelta(days=1)),
-                )
-            parts.append(_columns(grouped_cases(Case.objects.filter(f.case_q()).filter(ranges))))
+        # One simple range per run of live days: index-only range scans (see live_cases_sql).
+        for first, last in _runs(live.days, longest=None):
+            run = Q(
+                created_at__gte=_day_start(first),
+                created_at__lt=_day_start(last + timedelta(days=1)),
+            )
+            parts.append(_columns(grouped_cases(Case.objects.filter(f.case_q()).filter(run))))
     return " UNION ALL ".join(sql for sql, _ in parts), [p for _, ps in parts for p in ps]
 
 
@@ -450,20 +455,27 @@ def rollup_where(f: ReportFilter, live: LiveDays, alias: str = "r") -> tuple[str
     return " AND ".join(where), params
 
 
-def live_cases_where(f: ReportFilter, live: LiveDays, alias: str = "c") -> tuple[str, list[Any]]:
-    """WHERE (and parameters) of the cases of the live days with the filters (range scans of
-    report_case_period_idx); FALSE when no day is live."""
-    if not live.days:
-        return "FALSE", []
-    ranges, params = [], []
-    for first, last in _runs(live.days, longest=None):
-        ranges.append(f"({alias}.created_at >= %s AND {alias}.created_at < %s)")
+LIVE_COLUMNS = (
+    "id, created_at, channel, category_id, assignee_id, subscriber_id, first_action_at, resolved_at"
+)
+
+
+def live_cases_sql(f: ReportFilter, live: LiveDays) -> tuple[str, list[Any]] | None:
+    """A subquery of the cases of the live days with the filters (the columns the rollups
+    are made of), or None when no day is live: one simple range per run of live days,
+    joined by UNION ALL, so that each is an index-only range scan of report_case_period_idx
+    (an OR of ranges would be a bitmap scan that reads the heap)."""
+    parts, params = [], []
+    for first, last in _runs(live.days or [], longest=None):
+        where = ["created_at >= %s", "created_at < %s"]
         params += [_day_start(first), _day_start(last + timedelta(days=1))]
-    where = [f"({' OR '.join(ranges)})"]
-    if f.channel:
-        where.append(f"{alias}.channel = %s")
-        params.append(f.channel)
-    if f.category_id:
-        where.append(f"{alias}.category_id = %s")
-        params.append(f.category_id)
-    return " AND ".join(where), params
+        if f.channel:
+            where.append("channel = %s")
+            params.append(f.channel)
+        if f.category_id:
+            where.append("category_id = %s")
+            params.append(f.category_id)
+        parts.append(f"SELECT {LIVE_COLUMNS} FROM {CASES} WHERE {' AND '.join(where)}")  # noqa: S608
+    if not parts:
+        return None
+    return f"({' UNION ALL '.join(parts)})", params

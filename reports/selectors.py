@@ -209,10 +209,16 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
     if f.channel or f.category_id:
         return speeds_live(f)  # the duration rollup has no channel or category
     live = live if live is not None else rollup.live_days(f)
-    if live.days is None:
+    if _mostly_live(f, live):
         return speeds_live(f)
     clean, clean_params = rollup.rollup_where(f, live)
-    changed, changed_params = rollup.live_cases_where(f, live)
+    live_cases, changed_params = rollup.live_cases_sql(f, live) or (None, [])
+    changed = (
+        f"UNION ALL SELECT assignee_id, metric, seconds, 1 "
+        f"FROM ({rollup.durations_sql('TRUE', cases=live_cases)}) AS l"
+        if live_cases
+        else ""
+    )
     durations = CaseDurationRollup._meta.db_table
     overdue, overdue_params = _open_overdue_sql(f)
     sql = f"""
@@ -220,8 +226,7 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
             SELECT r.assignee_id, r.metric, u.seconds, u.n
             FROM {durations} AS r CROSS JOIN LATERAL unnest(r.seconds, r.counts) AS u(seconds, n)
             WHERE {clean}
-            UNION ALL
-            SELECT assignee_id, metric, seconds, 1 FROM ({rollup.durations_sql(changed)}) AS l
+            {changed}
         ), histogram AS (
             SELECT GROUPING(assignee_id) AS whole, assignee_id, metric, seconds,
                    sum(n)::bigint AS n
@@ -263,6 +268,13 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
         elif assignee_id is not None:
             out.resolve_median_by_assignee[assignee_id] = _percentile(values, 0.5)
     return out
+
+
+def _mostly_live(f: ReportFilter, live: rollup.LiveDays) -> bool:
+    """Whether the live queries beat the rollups: with no rollup, or when live days are more
+    than a quarter of the period (reading a live day through the rollups' shapes costs more
+    per case than the plain query; measured at 1 M cases, bench/RESULTS.md «Reports»)."""
+    return live.days is None or len(live.days) * 4 > f.days
 
 
 FIRST_ACTION = CaseDurationRollup.Metric.FIRST_ACTION
@@ -413,7 +425,7 @@ def top_identifiers_by_kind(
     Without a rollup (or on SQLite): one pass over the period's links and cases."""
     if rollup.arrays_supported():
         live = live if live is not None else rollup.live_days(f)
-        if live.days is not None:
+        if not _mostly_live(f, live):
             return _top_identifiers_rolled_up(f, live, limit)
     return top_identifiers_live_by_kind(f, limit=limit)
 
@@ -434,7 +446,13 @@ def _top_identifiers_rolled_up(
     more subscribers than any identifier outside could have, the top is exact; otherwise
     (a one-time filter decides) the same query counts every identifier instead."""
     clean, clean_params = rollup.rollup_where(f, live)
-    changed, changed_params = rollup.live_cases_where(f, live)
+    live_cases, changed_params = rollup.live_cases_sql(f, live) or (None, [])
+    changed = (
+        "UNION ALL SELECT kind, identifier_id, cases, subscribers "
+        f"FROM ({rollup.identifier_links_sql('TRUE', grouped=False, cases=live_cases)}) AS l"
+        if live_cases
+        else ""
+    )
     candidates = max(TOP_CANDIDATES_PER_ROW * limit, TOP_CANDIDATES_MIN)
     identifiers = ScammerIdentifier._meta.db_table
     sql = f"""
@@ -442,9 +460,7 @@ def _top_identifiers_rolled_up(
             SELECT r.kind, r.identifier_id, r.cases, r.subscribers
             FROM {IdentifierDayRollup._meta.db_table} AS r
             WHERE {clean}
-            UNION ALL
-            SELECT kind, identifier_id, cases, subscribers
-            FROM ({rollup.identifier_links_sql(changed, grouped=False)}) AS l
+            {changed}
         ), bounded AS (
             SELECT kind, identifier_id, sum(cases) AS cases,
                    sum(cardinality(subscribers)) AS bound,
@@ -456,9 +472,7 @@ def _top_identifiers_rolled_up(
         ), exact AS (
             SELECT l.kind, l.identifier_id, count(DISTINCT s) AS subscribers
             FROM links AS l CROSS JOIN LATERAL unnest(l.subscribers) AS s
-            WHERE (l.kind, l.identifier_id) IN (
-                SELECT kind, identifier_id FROM bounded WHERE position <= %s
-            )
+            WHERE l.identifier_id IN (SELECT identifier_id FROM bounded WHERE position <= %s)
             GROUP BY l.kind, l.identifier_id
         ), ranked AS (
             SELECT e.kind, e.identifier_id, i.value, e.subscribers, b.cases,
@@ -466,7 +480,7 @@ def _top_identifiers_rolled_up(
                        PARTITION BY e.kind ORDER BY e.subscribers DESC, b.cases DESC, i.value
                    ) AS rank
             FROM exact AS e
-            JOIN bounded AS b USING (kind, identifier_id)
+            JOIN bounded AS b ON b.identifier_id = e.identifier_id AND b.position <= %s
             JOIN {identifiers} AS i ON i.id = e.identifier_id
         ), unsure AS (
             -- The first identifier outside the candidates has the highest bound outside.
@@ -498,7 +512,9 @@ def _top_identifiers_rolled_up(
         WHERE rank <= %s
         ORDER BY kind, rank
     """  # noqa: S608 - table names from the models, values are parameters
-    return _tops(sql, [*clean_params, *changed_params, candidates, limit, candidates, limit])
+    return _tops(
+        sql, [*clean_params, *changed_params, candidates, candidates, limit, candidates, limit]
+    )
 
 
 def _tops(sql: str, params: list[Any]) -> dict[str, list[dict[str, Any]]]:
