@@ -28,6 +28,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth.models import User  # noqa: E402
+from django.core.cache import cache  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -109,22 +110,28 @@ def bench_queries(runs: int) -> None:
 
 
 def bench_page(runs: int) -> None:
+    """The page cold (the report cache emptied before every request) and repeated (a past
+    period with no live day is then served from the cache)."""
     client = Client()
     client.force_login(User.objects.get(username="manager"))
-    today = today_in_moscow()
-    print("| page | cases in period | queries | median time |")
-    print("|---|---:|---:|---:|")
+    print("| page | cases in period | live days | queries (cold) | cold | repeated |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name, f in periods().items():
         url = f"/reports/?{f.querystring()}"
         executed = []
+        cache.clear()
         with connection.execute_wrapper(
             lambda ex, sql, *a, executed=executed: executed.append(sql) or ex(sql, *a)
         ):
             assert client.get(url).status_code == 200
         n = Case.objects.filter(f.case_q()).count()
-        ms = timed(lambda url=url: client.get(url), runs)
-        print(f"| /reports/ {name} | {n:,} | {len(executed)} | {ms:.0f} ms |")
-    del today
+        live = rollup.live_days(f).days
+        cold = timed(lambda url=url: cache.clear() or client.get(url), runs)
+        repeated = timed(lambda url=url: client.get(url), runs)
+        print(
+            f"| /reports/ {name} | {n:,} | {len(live) if live is not None else 'all'} | "
+            f"{len(executed)} | {cold:.0f} ms | {repeated:.0f} ms |"
+        )
 
 
 def bench_csv(days: int) -> None:
