@@ -209,7 +209,7 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
     if f.channel or f.category_id:
         return speeds_live(f)  # the duration rollup has no channel or category
     live = live if live is not None else rollup.live_days(f)
-    if _mostly_live(f, live):
+    if _mostly_live(live):
         return speeds_live(f)
     clean, clean_params = rollup.rollup_where(f, live)
     live_cases, changed_params = rollup.live_cases_sql(f, live) or (None, [])
@@ -270,11 +270,15 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
     return out
 
 
-def _mostly_live(f: ReportFilter, live: rollup.LiveDays) -> bool:
-    """Whether the live queries beat the rollups: with no rollup, or when live days are more
-    than a quarter of the period (reading a live day through the rollups' shapes costs more
-    per case than the plain query; measured at 1 M cases, bench/RESULTS.md «Reports»)."""
-    return live.days is None or len(live.days) * 4 > f.days
+def _mostly_live(live: rollup.LiveDays) -> bool:
+    """Whether the plain queries beat the rollups: with no rollup, or when the live days hold
+    more than a quarter of the period's cases (a live case read through the rollups' shapes
+    costs more than in the plain query; measured at 1 M cases, bench/RESULTS.md
+    «Reports»)."""
+    return live.days is None or live.live_share > LIVE_SHARE_MAX
+
+
+LIVE_SHARE_MAX = 0.25
 
 
 FIRST_ACTION = CaseDurationRollup.Metric.FIRST_ACTION
@@ -425,7 +429,7 @@ def top_identifiers_by_kind(
     Without a rollup (or on SQLite): one pass over the period's links and cases."""
     if rollup.arrays_supported():
         live = live if live is not None else rollup.live_days(f)
-        if not _mostly_live(f, live):
+        if not _mostly_live(live):
             return _top_identifiers_rolled_up(f, live, limit)
     return top_identifiers_live_by_kind(f, limit=limit)
 

@@ -34,6 +34,14 @@ def no_overlap(settings):
     settings.REPORTS_ROLLUP_OVERLAP_SECONDS = 0  # as in test_rollup.py
 
 
+@pytest.fixture(autouse=True, params=["rollups even when mostly live", "as configured"])
+def live_share_max(request, monkeypatch):
+    # With a few cases, a live day is a large share of the period and the selectors would
+    # take the plain queries: the first run forces the rollups' path with live days.
+    if request.param.startswith("rollups"):
+        monkeypatch.setattr(selectors, "LIVE_SHARE_MAX", 1.0)
+
+
 @pytest.fixture
 def cases(make_case, specialist, specialist2, integration) -> list[Case]:
     """48 cases over 2–9 March with durations to the microsecond, a third of them sharing
