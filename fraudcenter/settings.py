@@ -111,6 +111,13 @@ else:
     _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default=None)
+    # PostgreSQL JIT-compiles any query estimated above jit_above_cost: the reports' GROUP BY
+    # of live days (an EXISTS per case, estimated far above its real cost) spent 350 ms
+    # compiling to run 180 ms (bench/RESULTS.md «Reports»). Our queries are short or
+    # index-bound; POSTGRES_JIT=1 leaves the server's setting.
+    if not env.bool("POSTGRES_JIT", default=False):
+        _options = _db.setdefault("OPTIONS", {})
+        _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
