@@ -1,5 +1,7 @@
-"""The daily rollup of the additive report figures (CaseDayRollup) and how the reports
-read it.
+"""The daily rollups of the report figures and how the reports read them: CaseDayRollup
+(the additive figures), and on PostgreSQL CaseDurationRollup (duration histograms, for
+exact percentiles) and IdentifierDayRollup (cases and subscriber ids per scammer
+identifier). All three are written together, day by day, in the same transaction.
 
 Writing: `rollup_rebuild()` recomputes every day (management command
 `reports_rollup_rebuild`, and `seed_demo --cases` at the end of a bulk load);
@@ -15,7 +17,8 @@ read the table still has updated_at past the watermark, so nothing is missed.
 
 Reading: `live_days(f)` (one query) finds the period's days with a case changed at or after
 the watermark (today and the few days whose cases were just worked on, in practice; every
-day when there is no watermark yet), and `figure_rows(f, live)` is the SQL of
+day when there is no watermark yet or a rebuild is under way), with the period's stamp and
+per-day counts, and `figure_rows(f, live)` is the SQL of
 per-(day, channel, category, assignee) rows for the period: rollup rows for the other days
 and the same GROUP BY computed from the cases for the live days. Both halves come from the same
 `case_figures()` expressions, so the figures equal the live computation exactly."""

@@ -6,9 +6,14 @@ The additive figures (contacts by day and by category, outcomes, money, deadline
 victims, cases per specialist) come from the daily rollup (reports/rollup.py): one query
 fetches the period's per-(day, channel, category, assignee) rows — rollup rows for the
 clean days, a live GROUP BY for the days with cases changed since the last refresh — and
-the selectors add them up. The figures that do not add up across days (medians and 90th
-percentiles, open overdue cases, distinct subscribers per scammer identifier) are read
-live from the covering index report_case_period_idx (bench/RESULTS.md «Reports»).
+the selectors add them up. The figures that do not add up across days come, on
+PostgreSQL, from rollups that keep what merging needs: medians and 90th percentiles from
+per-(day, assignee) histograms of the exact durations (speeds_for), distinct subscribers
+per scammer identifier from per-day subscriber arrays (top_identifiers_by_kind); both are
+exactly what the plain queries on the cases give, and the plain queries are used instead
+with no rollup, or when live days hold most of the period. Open overdue cases depend on the
+clock and are always counted live. A past period's report is cached under an exact key
+(report_build). Measurements: bench/RESULTS.md «Reports».
 
 Medians and 90th percentiles use PostgreSQL's percentile_cont; on SQLite (the embedded
 development default) they are None and the page says so."""
