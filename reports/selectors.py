@@ -324,8 +324,9 @@ def _open_overdue_sql(f: ReportFilter) -> tuple[str, list[Any]]:
 
 def speeds_live(f: ReportFilter) -> Speeds:
     """speeds_for() straight from the period's cases (index-only on report_case_period_idx):
-    percentile_cont with GROUPING SETS ((), (assignee_id)). Used when nothing is rolled up
-    yet, and by the tests as the reference."""
+    percentile_cont with GROUPING SETS ((), (assignee_id)). Used with no rollup, with a
+    channel or category filter, when live days hold most of the period, and by the tests
+    as the reference."""
     where, params = ["created_at >= %s", "created_at < %s"], [f.start, f.end]
     if f.channel:
         where.append("channel = %s")
