@@ -135,3 +135,36 @@ def test_the_schema_and_the_offline_docs_page(client):
     from django.contrib.staticfiles import finders
 
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_an_expired_token_is_401_and_deleted(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    token = run("telephony-611")[-1]
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+    assert client_with(token).get("/api/v1/categories/").status_code == 401
+    assert not AuthToken.objects.exists()
+
+
+def test_a_token_with_a_wrong_secret_but_a_known_prefix_is_401(db):
+    token = run("telephony-611")[-1]
+    forged = token[:15] + ("0" if token[15] != "0" else "1") + token[16:]
+    assert client_with(forged).get("/api/v1/categories/").status_code == 401
+
+
+def test_the_token_query_brings_the_roles_and_a_removed_role_is_refused_at_once(
+    db, django_assert_num_queries
+):
+    from django.db import connection
+
+    token = run("telephony-611")[-1]
+    client = client_with(token)
+    client.get("/api/v1/categories/")  # warm
+    # token + user + role names in one query on PostgreSQL (SQLite: groups apart), categories.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3):
+        assert client.get("/api/v1/categories/").status_code == 200
+    User.objects.get(username="telephony-611").groups.clear()
+    assert client.get("/api/v1/categories/").status_code == 403
