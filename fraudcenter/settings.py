@@ -80,6 +80,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "fraudcenter.urls"
 WSGI_APPLICATION = "fraudcenter.wsgi.application"
 
+# Staff forms render their common widgets in Python (same HTML, ~5× less time on the lists).
+FORM_RENDERER = "fraudcenter.form_renderer.FormRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
