@@ -58,6 +58,7 @@ for size in $SIZES; do
   echo "== gunicorn -w 2 -k sync on :$PORT (DEBUG off, CONN_MAX_AGE=600)"
   PRODUCTION=0 DEBUG=0 \
     ALLOWED_HOSTS=127.0.0.1,localhost CONN_MAX_AGE=600 LOG_LEVEL=WARNING \
+    CACHE_URL=${BENCH_CACHE_URL:-redis://127.0.0.1:6379/7} \
     API_INTEGRATION_THROTTLE_RATE=1000000/min \
     "$VENV/bin/gunicorn" fraudcenter.wsgi -w 2 -k sync -b "127.0.0.1:$PORT" \
     --log-level warning --pid "$OUT/gunicorn.pid" --daemon

@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.crypto import hash_token
 from knox.models import get_token_model
@@ -67,3 +68,9 @@ class TokenAuthentication(KnoxTokenAuthentication):
             token_expired.send(sender=self.__class__, username=username, source="auth_token")
             return True
         return False
+
+
+class TokenScheme(KnoxTokenScheme):
+    """The OpenAPI description of the token: knox's, for this subclass."""
+
+    target_class = "cases.auth.TokenAuthentication"

@@ -119,6 +119,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles, lockouts) ------------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if env.str("CACHE_URL", default=""):
+    # A shared cache (Redis in production): sessions are read from it and written through to
+    # the database. Never with the per-process default, where a logout in one worker would
+    # leave the session alive in another worker's memory.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
