@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -466,6 +467,15 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
             if line.startswith('fraudcenter_cases_opened_total{channel="hotline"}'):
                 opened += int(float(line.split()[-1]))
     assert opened == CASES
+
+    # Logs: no subscriber's number in any process's output (each case came with one); the
+    # workers log JSON lines like the web (LOG_JSON=1), the reaper's warning among them.
+    for name in inst.processes.procs:
+        assert not re.search(r"916\D{0,2}200\D{0,2}\d{4}", inst.processes.log(name)), name
+    reaped = [
+        json.loads(line) for line in inst.processes.log("worker2").splitlines() if "Reaped" in line
+    ]
+    assert reaped and reaped[0]["level"] == "warning" and "task_id" in reaped[0]
 
     sent_under_load = sum(
         1
