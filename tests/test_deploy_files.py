@@ -23,6 +23,7 @@ from tests.scale.deploy_files import (
     env_example,
     unit_command,
     unit_directives,
+    unit_environment,
 )
 
 BIN = Path(sys.executable).parent
@@ -70,9 +71,12 @@ def test_the_web_unit_runs_gunicorn_with_the_shipped_config():
     argv = unit_command("fraudcenter-web.service", bin_dir=BIN, hostname="fc-web-1")
     assert argv == [str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "fraudcenter.wsgi"]
     assert (ROOT / argv[2]).is_file() and Path(argv[0]).is_file()
-    # The metrics directory gunicorn's workers write to is the unit's runtime directory.
+    # The metrics directory gunicorn's workers write to is the unit's runtime directory, set
+    # for the web processes only (a worker or manage.py has no such directory).
     d = unit_directives("fraudcenter-web.service")
-    assert env_example()["PROMETHEUS_MULTIPROC_DIR"] == f"/run/{d['Service.RuntimeDirectory']}"
+    metrics_dir = unit_environment("fraudcenter-web.service")["PROMETHEUS_MULTIPROC_DIR"]
+    assert metrics_dir == f"/run/{d['Service.RuntimeDirectory']}"
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env_example()
 
 
 def test_each_worker_instance_gets_a_node_name_celery_accepts():
@@ -128,8 +132,7 @@ def test_the_example_environment_passes_check_deploy(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_ALLOW", "DEBUG"))}
     env.update(example)
     env.update({k: secrets.token_urlsafe(50) for k in placeholders})
-    env.update({"FRAUDCENTER_VAR_DIR": str(tmp_path / "var"),
-                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})  # fmt: skip
+    env["FRAUDCENTER_VAR_DIR"] = str(tmp_path / "var")
     res = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,

@@ -30,6 +30,18 @@ def unit_directives(name: str) -> dict[str, str]:
     return directives
 
 
+def unit_environment(name: str) -> dict[str, str]:
+    """The unit's own Environment= assignments (on top of the EnvironmentFile)."""
+    env = {}
+    for raw in (UNITS / name).read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("Environment="):
+            for assignment in shlex.split(line.removeprefix("Environment=")):
+                key, _sep, value = assignment.partition("=")
+                env[key] = value
+    return env
+
+
 def expand_specifiers(value: str, *, instance: str, hostname: str) -> str:
     """systemd's specifiers that the units use: %i (instance), %H (host name), %% (a %)."""
 

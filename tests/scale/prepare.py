@@ -1,12 +1,18 @@
-"""Run inside the scale-out installation (`python -m tests.scale.prepare`, the run's
-environment): what an administrator sets up after `migrate` — the telephony integration
-(create_integration, as in docs/deploy.md), a manager with an API token for the reports, and
-a category whose playbook sends an SMS right on opening. Prints them as one JSON line."""
+"""Run inside the scale-out installation, in the run's environment.
+
+`python -m tests.scale.prepare`: what an administrator sets up after `migrate` — the
+telephony integration (create_integration, as in docs/deploy.md), a manager with an API
+token for the reports, and a category whose playbook sends an SMS right on opening. Prints
+them as one JSON line.
+
+`python -m tests.scale.prepare backlog N`: one more case and N reminders for it, all due
+now (as after an outage of the SMS gateway): a backlog for the workers to drain."""
 
 from __future__ import annotations
 
 import io
 import json
+import sys
 
 import django
 
@@ -49,5 +55,35 @@ def main() -> None:
     )
 
 
+def backlog(n: int) -> None:
+    django.setup()
+    from django.contrib.auth.models import User
+    from django.utils import timezone
+
+    from cases.services import case_open
+    from playbooks.models import Category
+    from reminders.models import Reminder
+
+    case = case_open(
+        actor=User.objects.get(username="scale-telephony"), channel="hotline",
+        category=Category.objects.get(slug="scale-bank"), phone="+79163000000",
+        summary="Очередь SMS после сбоя шлюза", external_id="backlog",
+    )  # fmt: skip
+    now = timezone.now()
+    Reminder.objects.bulk_create(
+        Reminder(
+            case=case,
+            subscriber=case.subscriber,
+            send_after=now,
+            dedupe_key=f"backlog-{i}",
+            text=f"Напоминание {i}: никому не называйте коды из SMS.",
+        )  # fmt: skip
+        for i in range(n)
+    )
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["backlog"]:
+        backlog(int(sys.argv[2]))
+    else:
+        main()

@@ -13,7 +13,8 @@ The load: SCALE_CASES case creations through the API from SCALE_THREADS threads 
 both ports, each with an Idempotency-Key; a share of them sent again on purpose (same key,
 same body, the other port), a share cut short by a client timeout and retried like a
 client that lost the connection. Every case's category sends an SMS on opening, due at
-once. Mid-run, one worker is stopped right after the SMSC accepted its batch (the
+once; SCALE_BACKLOG more reminders are due from the start (as after a gateway outage).
+Mid-run, one worker is stopped right after the SMSC accepted its batch (the
 dispatcher's test checkpoint) and killed with SIGKILL.
 
 Then: no error response; one case per idempotency key and per external_id; every
@@ -39,7 +40,6 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,18 +50,20 @@ from django.conf import settings
 
 from tests.reminders.smsc import SmscServer
 
-from .deploy_files import ROOT, env_example, unit_command
+from .deploy_files import ROOT, env_example, unit_command, unit_environment
 
 pytestmark = [pytest.mark.scale, pytest.mark.postgres, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 CASES = int(os.environ.get("SCALE_CASES", "400"))
+BACKLOG = int(os.environ.get("SCALE_BACKLOG", "1000"))  # reminders due at the start
 THREADS = int(os.environ.get("SCALE_THREADS", "8"))
 RUN_NAME = os.environ.get("SCALE_RUN_NAME", "fc_scale_run")  # the database and the vhost
 HOST = "fraud.example.internal"  # ALLOWED_HOSTS of the example environment
 # What the TLS proxy in front of gunicorn sends (PRODUCTION=1 redirects plain HTTP).
 PROXY_HEADERS = {"Host": HOST, "X-Forwarded-Proto": "https"}
 KILL_AFTER = 0.4  # share of the load done when a worker is killed
+TOTAL_SMS = CASES + 1 + BACKLOG  # the backlog's case sends its own SMS on opening
 
 
 def _free_port() -> int:
@@ -218,8 +220,9 @@ def installation(database, broker, tmp_path):
         for n, port in enumerate(ports, start=1):
             metrics = tmp_path / f"metrics-{n}"  # the unit's RuntimeDirectory, emptied at start
             metrics.mkdir()
-            web_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}",
-                       "PROMETHEUS_MULTIPROC_DIR": str(metrics)}  # fmt: skip
+            web_env = {**env, **unit_environment("fraudcenter-web.service")}
+            assert web_env["PROMETHEUS_MULTIPROC_DIR"] == "/run/fraudcenter/metrics"
+            web_env.update(GUNICORN_BIND=f"127.0.0.1:{port}", PROMETHEUS_MULTIPROC_DIR=str(metrics))
             processes.start(
                 f"web{n}",
                 unit_command("fraudcenter-web.service", bin_dir=BIN, hostname=hostname),
@@ -356,7 +359,12 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
     inst = installation
     result = LoadResult()
     before_kill = int(CASES * KILL_AFTER)
-    started, started_at = time.monotonic(), datetime.now(UTC)
+    backlog = subprocess.run(
+        [str(BIN / "python"), "-m", "tests.scale.prepare", "backlog", str(BACKLOG)],
+        cwd=ROOT, env=inst.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert backlog.returncode == 0, backlog.stdout + backlog.stderr
+    started = time.monotonic()
 
     # The load runs in the background while the worker is killed.
     load = threading.Thread(target=_open_cases, args=(inst, result, 0, before_kill * 2))
@@ -372,11 +380,13 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
     load.join()
     # The rest of the load lands on one worker only.
     _open_cases(inst, result, before_kill * 2, CASES - before_kill * 2)
-    load_seconds, load_ended_at = time.monotonic() - started, datetime.now(UTC)
+    load_seconds = time.monotonic() - started
 
     def settled() -> bool:
         statuses = _statuses(inst.database)
-        return sum(statuses.values()) == CASES and not (statuses.keys() & {"scheduled", "sending"})
+        return sum(statuses.values()) == TOTAL_SMS and not (
+            statuses.keys() & {"scheduled", "sending"}
+        )
 
     _wait(settled, 120, "every reminder sent or settled by the reaper")
     settled_seconds = time.monotonic() - started
@@ -395,7 +405,7 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
     assert result.connection_errors >= sum(1 for i in range(CASES) if i % 12 == 5) // 2
 
     # No duplicate case: one per key, one per external_id.
-    assert _query(inst.database, "SELECT count(*) FROM cases_case") == [(CASES,)]
+    assert _query(inst.database, "SELECT count(*) FROM cases_case") == [(CASES + 1,)]
     assert (
         _query(
             inst.database,
@@ -415,7 +425,7 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
     reminders = _query(
         inst.database, "SELECT id, text, status, created_at, sent_at FROM reminders_reminder"
     )
-    assert len(reminders) == CASES  # one SMS on opening per case
+    assert len(reminders) == TOTAL_SMS  # one SMS on opening per case, and the backlog
     at_smsc = Counter(inst.smsc.accepted_texts())
     assert at_smsc.most_common(1)[0][1] == 1, at_smsc.most_common(3)  # nothing sent twice
     assert {text for _id, text, *_rest in reminders} == set(at_smsc)  # nothing lost
@@ -423,7 +433,7 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
     # "sending" at the kill: worker 1's batch, and maybe one that worker 2 had in hand.
     unknown = {pk for pk, _text, status, *_rest in reminders if status == "unknown"}
     assert unknown and unknown <= {pk for pk, _text in held}
-    assert statuses["sent"] + statuses["delivered"] + statuses["unknown"] == CASES
+    assert statuses["sent"] + statuses["delivered"] + statuses["unknown"] == TOTAL_SMS
 
     # Beat's work went on after the kill: the SMS of the cases opened since then were sent,
     # and only worker 2 was alive to send them.
@@ -445,7 +455,7 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
             headers=manager, timeout=30,
         )  # fmt: skip
         assert summary.status_code == 200, summary.text
-        assert summary.json()["summary"]["total"] == CASES
+        assert summary.json()["summary"]["total"] == CASES + 1  # and the backlog's case
     replica_connections = _query(
         inst.database,
         "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
@@ -477,16 +487,13 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
     ]
     assert reaped and reaped[0]["level"] == "warning" and "task_id" in reaped[0]
 
-    sent_under_load = sum(
-        1
-        for _id, _text, status, _created_at, sent_at in reminders
-        if sent_at is not None and started_at <= sent_at <= load_ended_at
-    )
-    lags = [
-        (sent_at - created_at).total_seconds()
-        for _id, _text, status, created_at, sent_at in reminders
-        if sent_at is not None and status != "unknown"
-    ]
+    sent = [r for r in reminders if r[4] is not None and r[2] != "unknown"]
+    backlog_sent = [r for r in sent if r[1].startswith("Напоминание")]
+    lags = [(sent_at - created).total_seconds() for _i, text, _s, created, sent_at in sent
+            if text.startswith("Обращение")]  # fmt: skip
+    backlog_seconds = (
+        max(r[4] for r in backlog_sent) - min(r[3] for r in backlog_sent)
+    ).total_seconds()
     with capsys.disabled():
         print(
             f"\nscale-out run: {CASES} cases from {THREADS} threads on 2 gunicorn × 2 workers, "
@@ -494,9 +501,11 @@ def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
             f"  load: {load_seconds:.1f} s, {CASES / load_seconds:.0f} cases/s, "
             f"{result.requests} requests ({result.requests / load_seconds:.0f}/s) incl. "
             f"{result.requests - CASES} retries/replays, {result.connection_errors} cut short\n"
-            f"  SMS: {len(at_smsc)} at the SMSC, each once; {sent_under_load} recorded sent "
-            f"during the load ({sent_under_load / load_seconds:.0f} SMS/s, as fast as cases "
-            f"came); opened→sent median {statistics.median(lags):.2f} s, max {max(lags):.2f} s\n"
+            f"  SMS: {len(at_smsc)} at the SMSC, each once; the backlog's {len(backlog_sent)} "
+            f"sent {backlog_seconds:.1f} s after it was due "
+            f"({len(backlog_sent) / backlog_seconds:.0f} SMS/s, the load starting meanwhile); "
+            f"a case's SMS sent "
+            f"{statistics.median(lags):.2f} s after opening (median), max {max(lags):.2f} s\n"
             f"  {statuses['delivered']} delivered, {statuses['sent']} sent, "
             f"{statuses['unknown']} unknown (the killed worker's batch, reaped after "
             f"SMS_SENDING_TIMEOUT); all settled {settled_seconds:.1f} s after the start"
