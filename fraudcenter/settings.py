@@ -12,6 +12,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from fraudcenter.db_router import replica_database
 from fraudcenter.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,6 +116,15 @@ else:
     _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("TEST", {})["NAME"] = env.str("TEST_DATABASE_NAME", default=None)
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
+# Optional read replica (a PostgreSQL hot standby) for the reports and the exports only;
+# without it they read the primary. fraudcenter/db_router.py says what goes where.
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    _replica = environ.Env.db_url_config(_replica_url)
+    if not (IS_POSTGRES and _replica["ENGINE"] == _db["ENGINE"]):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL, as DATABASE_URL.")
+    DATABASES["replica"] = replica_database(_replica, _db)
+DATABASE_ROUTERS = ["fraudcenter.db_router.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles, lockouts) ------------------------------------------------------------

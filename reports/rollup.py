@@ -13,9 +13,10 @@ case to its new group. The new watermark is the refresh's start minus
 REPORTS_ROLLUP_OVERLAP: a case saved by a transaction that committed after the refresh
 read the table still has updated_at past the watermark, so nothing is missed.
 
-Reading: `live_days(f)` (one query) finds the period's days with a case changed at or after
-the watermark (today and the few days whose cases were just worked on, in practice; every
-day when there is no watermark yet), and `figure_rows(f, live)` is the SQL of
+Reading (through reports_db_alias(): the read replica when there is one; the writers above
+stay on the primary): `live_days(f)` (one query) finds the period's days with a case changed
+at or after the watermark (today and the few days whose cases were just worked on, in
+practice; every day when there is no watermark yet), and `figure_rows(f, live)` is the SQL of
 per-(day, channel, category, assignee) rows for the period: rollup rows for the other days
 and the same GROUP BY computed from the cases for the live days. Both halves come from the same
 `case_figures()` expressions, so the figures equal the live computation exactly."""
@@ -29,12 +30,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from cases.models import Case, Outcome
+from fraudcenter.db_router import reports_db_alias
 
 from .filters import MOSCOW, ReportFilter
 from .models import CaseDayRollup, RollupState
@@ -243,9 +245,10 @@ def live_days(f: ReportFilter) -> LiveDays:
         .order_by()
         .query.sql_with_params()
     )
-    table = connection.ops.quote_name(RollupState._meta.db_table)
+    reader = connections[reports_db_alias()]
+    table = reader.ops.quote_name(RollupState._meta.db_table)
     sql = f"SELECT day FROM ({changed}) AS c UNION ALL SELECT NULL WHERE NOT EXISTS (SELECT 1 FROM {table})"  # noqa: E501, S608
-    with connection.cursor() as cursor:
+    with reader.cursor() as cursor:
         cursor.execute(sql, params)
         days = [row[0] for row in cursor.fetchall()]
     if any(d is None for d in days):

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import ArrayField
-from django.db import connection
+from django.db import connections
 from django.db.models import (
     Aggregate,
     Count,
@@ -37,6 +37,7 @@ from django.db.models import (
 from django.db.models.functions import Now
 
 from cases.models import Case, CaseIdentifier, Channel, Outcome, ScammerIdentifier, StepOutcome
+from fraudcenter.db_router import reports_db_alias
 from playbooks.models import Category
 from reminders.models import Reminder
 
@@ -45,7 +46,7 @@ from .filters import ReportFilter
 
 
 def percentiles_supported() -> bool:
-    return connection.vendor == "postgresql"
+    return connections[reports_db_alias()].vendor == "postgresql"
 
 
 class Percentiles(Aggregate):
@@ -88,6 +89,7 @@ def figure_rows(f: ReportFilter, live: rollup.LiveDays | None = None) -> list[di
     (never cases); the selectors below add them up. `live` comes from rollup.live_days()
     (a query of its own when not given)."""
     rows_sql, params = rollup.figure_rows(f, live if live is not None else rollup.live_days(f))
+    connection = connections[reports_db_alias()]
     category = connection.ops.quote_name(Category._meta.db_table)
     user = connection.ops.quote_name(get_user_model()._meta.db_table)
     sql = f"""
@@ -193,7 +195,8 @@ def speeds_for(f: ReportFilter) -> Speeds:
     median time to resolve — GROUPING SETS ((), (assignee_id)) on PostgreSQL."""
     if not percentiles_supported():
         n = (
-            Case.objects.filter(f.case_q())
+            Case.objects.using(reports_db_alias())
+            .filter(f.case_q())
             .aggregate(n=Count("id", filter=Q(resolved_at__isnull=True, due_at__lt=Now())))
             .get("n")
         )
@@ -217,7 +220,7 @@ def speeds_for(f: ReportFilter) -> Speeds:
         GROUP BY GROUPING SETS ((), (assignee_id))
     """  # noqa: S608 - table name from the model, values are parameters
     out = Speeds()
-    with connection.cursor() as cursor:
+    with connections[reports_db_alias()].cursor() as cursor:
         cursor.execute(sql, params)
         for whole, assignee_id, first_p, resolve_p, overdue in cursor.fetchall():
             if whole:
@@ -238,13 +241,19 @@ def repeat_victims(f: ReportFilter) -> int:
     subscriber's cases since start - N days, one pass over the covering index (~1.4 µs a
     row, but it also reads the N days before the period)."""
     window = timedelta(days=settings.REPEAT_VICTIM_DAYS)
+    connection = connections[reports_db_alias()]
     if connection.vendor != "postgresql" or f.days * 4 <= settings.REPEAT_VICTIM_DAYS:
         earlier_case = Case.objects.filter(
             subscriber_id=OuterRef("subscriber_id"),
             created_at__lt=OuterRef("created_at"),
             created_at__gte=OuterRef("created_at") - window,
         )
-        return Case.objects.filter(f.case_q()).filter(Exists(earlier_case)).count()
+        return (
+            Case.objects.using(connection.alias)
+            .filter(f.case_q())
+            .filter(Exists(earlier_case))
+            .count()
+        )
     outer, params = ["created_at >= %s"], [f.start]
     if f.channel:
         outer.append("channel = %s")
@@ -277,7 +286,8 @@ def _share(part: int, whole: int) -> float | None:
 def top_identifiers(f: ReportFilter, *, kind: str, limit: int = 10) -> list[dict[str, Any]]:
     """The most reported identifiers of one kind, by distinct subscribers in the period."""
     return list(
-        CaseIdentifier.objects.filter(f.case_q("case__"), identifier__kind=kind)
+        CaseIdentifier.objects.using(reports_db_alias())
+        .filter(f.case_q("case__"), identifier__kind=kind)
         .values("identifier_id", value=F("identifier__value"))
         .annotate(
             subscribers=Count("case__subscriber_id", distinct=True),
@@ -291,6 +301,7 @@ def top_identifiers_by_kind(f: ReportFilter, *, limit: int = 10) -> dict[str, li
     """top_identifiers() for every kind in one query (one pass over the period's links):
     per kind, the `limit` identifiers with the most distinct subscribers, ranked by
     row_number() over the same order."""
+    connection = connections[reports_db_alias()]
     adapt = connection.ops.adapt_datetimefield_value  # UTC text on SQLite
     where = ["c.created_at >= %s", "c.created_at < %s"]
     params: list[Any] = [adapt(f.start), adapt(f.end)]
@@ -338,7 +349,8 @@ def step_completion(f: ReportFilter) -> list[dict[str, Any]]:
     escalated on the period's cases."""
     results = StepOutcome.Result
     return list(
-        StepOutcome.objects.filter(f.case_q("case__"))
+        StepOutcome.objects.using(reports_db_alias())
+        .filter(f.case_q("case__"))
         .values(
             "step__position",
             category=F("case__category__name"),
@@ -366,15 +378,19 @@ def sms_summary(f: ReportFilter) -> dict[str, Any]:
     if f.category_id:
         q &= Q(case__category_id=f.category_id)
     s = Reminder.Status
-    data = Reminder.objects.filter(q).aggregate(
-        total=Count("id"),
-        scheduled=Count("id", filter=Q(status__in=[s.SCHEDULED, s.SENDING])),
-        sent=Count("id", filter=Q(status__in=[s.SENT, s.DELIVERED])),
-        delivered=Count("id", filter=Q(status=s.DELIVERED)),
-        failed=Count("id", filter=Q(status__in=[s.FAILED, s.UNKNOWN])),
-        cancelled=Count("id", filter=Q(status=s.CANCELLED)),
-        skipped_opt_out=Count("id", filter=Q(status=s.SKIPPED_OPT_OUT)),
-        shifted_by_quiet_hours=Count("id", filter=Q(shifted_by_quiet_hours=True)),
+    data = (
+        Reminder.objects.using(reports_db_alias())
+        .filter(q)
+        .aggregate(
+            total=Count("id"),
+            scheduled=Count("id", filter=Q(status__in=[s.SCHEDULED, s.SENDING])),
+            sent=Count("id", filter=Q(status__in=[s.SENT, s.DELIVERED])),
+            delivered=Count("id", filter=Q(status=s.DELIVERED)),
+            failed=Count("id", filter=Q(status__in=[s.FAILED, s.UNKNOWN])),
+            cancelled=Count("id", filter=Q(status=s.CANCELLED)),
+            skipped_opt_out=Count("id", filter=Q(status=s.SKIPPED_OPT_OUT)),
+            shifted_by_quiet_hours=Count("id", filter=Q(shifted_by_quiet_hours=True)),
+        )
     )
     return data
 
