@@ -86,10 +86,6 @@ def idempotent_call(
     handler returns (status, JSON body, case) and runs inside this transaction; an
     exception from it rolls back everything, the key row included."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            timeout = int(settings.IDEMPOTENCY_LOCK_TIMEOUT_MS)
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = {timeout}")
         try:
             # Blocks here while another transaction holds an uncommitted row for this key.
             claimed = _insert_key(owner_id=owner.pk, key=key, fingerprint=fingerprint)
@@ -119,14 +115,24 @@ def _insert_key(*, owner_id: int, key: str, fingerprint: str) -> bool:
     """INSERT … ON CONFLICT DO NOTHING: True when this request made the key row.
 
     No savepoint is needed to survive a duplicate (an IntegrityError would need one), and
-    PostgreSQL still waits for an uncommitted twin before deciding there is a conflict."""
+    PostgreSQL still waits for an uncommitted twin before deciding there is a conflict; on
+    PostgreSQL that wait is bounded by a lock_timeout set for this transaction only, sent in
+    the same round trip (Django's psycopg cursors bind parameters client-side, so one
+    execute() may carry two statements)."""
     q = connection.ops.quote_name
     table = q(IdempotencyKey._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({q('owner_id')}, {q('key')}, {q('request_hash')}, "
+        f"{q('state')}, {q('created_at')}) VALUES (%s, %s, %s, %s, %s) "
+        f"ON CONFLICT ({q('owner_id')}, {q('key')}) DO NOTHING RETURNING {q('id')}"
+    )
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        sql = f"SET LOCAL lock_timeout = {int(settings.IDEMPOTENCY_LOCK_TIMEOUT_MS)}; {sql}"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} ({q('owner_id')}, {q('key')}, {q('request_hash')}, "
-            f"{q('state')}, {q('created_at')}) VALUES (%s, %s, %s, %s, %s) "
-            f"ON CONFLICT ({q('owner_id')}, {q('key')}) DO NOTHING RETURNING {q('id')}",
-            [owner_id, key, fingerprint, IdempotencyKey.State.IN_FLIGHT, timezone.now()],
+            sql, [owner_id, key, fingerprint, IdempotencyKey.State.IN_FLIGHT, timezone.now()]
         )
+        if postgres:
+            cursor.nextset()  # past the SET's empty result to the INSERT's RETURNING
         return cursor.fetchone() is not None
