@@ -71,7 +71,8 @@ def main() -> None:
             fa, fb = med.get(("floor_drf", small)), med.get(("floor_drf", large))
             if a and b and fa and fb:
                 change = (b["rps"] / fb["rps"]) / (a["rps"] / fa["rps"]) - 1
-                print(f"- {name}: {change:+.0%}")
+                cpu = b["cpu_ms"] / a["cpu_ms"] - 1
+                print(f"- {name}: {change:+.0%} req/s (floor-relative), {cpu:+.0%} CPU per request")
 
 
 if __name__ == "__main__":
