@@ -275,7 +275,8 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
     # session, user, roles + permissions; case detail (1 + 3 prefetches); the step; the
     # write: savepoints (3 + 3 releases), case lock, outcome lookup + insert, audit log
     # (content type, cached after the first time, + entry), audit's read of the old case,
-    # case update, event insert; the response: case detail again (1 + 3 prefetches), steps, staff profile
+    # case update, event insert; the response: case detail again (1 + 3 prefetches), steps,
+    # staff profile
     with django_assert_max_num_queries(28):
         client.post(
             reverse("cases:step", args=[my_case.pk, step.pk]),
