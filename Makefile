@@ -1,12 +1,13 @@
 # make run  — venv, install, migrate, demo data, then web + worker + beat (honcho)
 # make test — the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL)
+# make test-scale — the scale-out run on PostgreSQL + RabbitMQ (tests/scale)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv run migrate seed test test-fast lint format check bench clean
+.PHONY: venv run migrate seed test test-scale test-fast lint format check bench clean
 
 venv: $(VENV)/.installed
 
@@ -30,6 +31,13 @@ run: seed
 
 test: venv
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The scale-out run: 2 gunicorn + 2 Celery workers + beat on PostgreSQL and RabbitMQ, under load,
+# one worker killed mid-send (tests/scale/test_scale_out.py). CI runs it after `make test`.
+test-scale: venv
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/fraudcenter} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672//} \
+	$(VENV)/bin/pytest tests/scale -m scale -p no:randomly $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

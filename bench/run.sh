@@ -36,12 +36,23 @@ DEBUG=0 "$VENV/bin/python" manage.py collectstatic --noinput -v0
 
 echo "== stack floor on :$FLOOR_PORT"
 FLOOR_TOKEN=$("$SHARED/floor/serve.sh" start "$VENV" "$FLOOR_PORT" | sed -n 's/^TOKEN=//p')
+FLOOR_PID=/tmp/bench-floor-$FLOOR_PORT.pid
+FLOOR_DB=${FLOOR_DB_NAME:-bench_floor}
 
-run_wrk() {  # name script url [env...]
-  local name=$1 script=$2 url=$3; shift 3
-  env "$@" LUA_DIR="$SHARED/lua" BENCH_NAME="$name" \
-    wrk -t2 -c8 -d"$DURATION" --timeout 30s --latency -s "$script" "$url" \
-    | grep '^RESULT' | tee -a "$RESULTS"
+cpu() {  # pidfile db: CPU seconds of that server's processes and database backends
+  "$VENV/bin/python" "$HERE/cpu.py" "$1" "$2"
+}
+
+run_wrk() {  # name pidfile db script url [env...]
+  local name=$1 pidfile=$2 db=$3 script=$4 url=$5; shift 5
+  local before after line requests
+  before=$(cpu "$pidfile" "$db")
+  line=$(env "$@" LUA_DIR="$SHARED/lua" BENCH_NAME="$name" \
+    wrk -t2 -c8 -d"$DURATION" --timeout 30s --latency -s "$script" "$url" | grep '^RESULT')
+  after=$(cpu "$pidfile" "$db")
+  requests=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")
+  echo "$line cpu_ms=$(python3 -c "print(f'{1000 * ($after - $before) / max($requests, 1):.2f}')")" \
+    | tee -a "$RESULTS"
 }
 
 for size in $SIZES; do
@@ -58,25 +69,29 @@ for size in $SIZES; do
   echo "== gunicorn -w 2 -k sync on :$PORT (DEBUG off, CONN_MAX_AGE=600)"
   PRODUCTION=0 DEBUG=0 \
     ALLOWED_HOSTS=127.0.0.1,localhost CONN_MAX_AGE=600 LOG_LEVEL=WARNING \
+    CACHE_URL=${BENCH_CACHE_URL:-redis://127.0.0.1:6379/7} \
     API_INTEGRATION_THROTTLE_RATE=1000000/min \
     "$VENV/bin/gunicorn" fraudcenter.wsgi -w 2 -k sync -b "127.0.0.1:$PORT" \
     --log-level warning --pid "$OUT/gunicorn.pid" --daemon
   for _ in $(seq 1 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.2; done
   for rep in $(seq 1 "$REPEATS"); do
     echo "== size $size, repeat $rep"
-    run_wrk "floor_drf@$size" "$SHARED/lua/post_floor.lua" \
+    run_wrk "floor_drf@$size" "$FLOOR_PID" "$FLOOR_DB" "$SHARED/lua/post_floor.lua" \
       "http://127.0.0.1:$FLOOR_PORT/floor/drf-cases/" TOKEN="$FLOOR_TOKEN"
-    run_wrk "floor_plain@$size" "$SHARED/lua/post_floor.lua" \
+    run_wrk "floor_plain@$size" "$FLOOR_PID" "$FLOOR_DB" "$SHARED/lua/post_floor.lua" \
       "http://127.0.0.1:$FLOOR_PORT/floor/cases/" TOKEN=
     for ep in $ENDPOINTS; do
       if [[ $ep == api_create ]]; then
-        run_wrk "$ep@$size" "$HERE/lua/create_case.lua" "http://127.0.0.1:$PORT/api/v1/cases/" \
+        run_wrk "$ep@$size" "$OUT/gunicorn.pid" "$db" "$HERE/lua/create_case.lua" \
+          "http://127.0.0.1:$PORT/api/v1/cases/" \
           TOKEN="$TOKEN" BENCH_RUN="$(date +%s)$rep" KNOWN_SUBSCRIBERS="$KNOWN_SUBSCRIBERS"
       elif [[ $ep == page_* ]]; then
-        run_wrk "$ep@$size" "$HERE/lua/get_paths.lua" "http://127.0.0.1:$PORT" \
+        run_wrk "$ep@$size" "$OUT/gunicorn.pid" "$db" "$HERE/lua/get_paths.lua" \
+          "http://127.0.0.1:$PORT" \
           SESSIONID="$SESSIONID" TOKEN= PATHS_FILE="$data/$ep.txt"
       else
-        run_wrk "$ep@$size" "$HERE/lua/get_paths.lua" "http://127.0.0.1:$PORT" \
+        run_wrk "$ep@$size" "$OUT/gunicorn.pid" "$db" "$HERE/lua/get_paths.lua" \
+          "http://127.0.0.1:$PORT" \
           TOKEN="$TOKEN" SESSIONID= PATHS_FILE="$data/$ep.txt"
       fi
     done

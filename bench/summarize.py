@@ -6,6 +6,7 @@ python bench/summarize.py bench/out/<run>
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 import sys
@@ -30,28 +31,36 @@ def main() -> None:
         name, size = fields["name"].split("@")
         runs[(name, size)].append(
             {k: float(fields[k]) for k in ("rps", "p50_ms", "p99_ms")}
-            | {"non_ok": float(fields["non_ok"])}
+            | {"non_ok": float(fields["non_ok"]), "cpu_ms": float(fields.get("cpu_ms", "nan"))}
         )
     sizes = sorted({s for _, s in runs}, key=int)
     med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
+    # "CPU ms/req": the server's processes and its database backends per request. On a
+    # shared machine req/s moves with the other load; CPU per request hardly does, so the
+    # floor's CPU per request over ours is the steadier ratio (what req/s would be on an idle
+    # machine where the server is the bottleneck).
     print(
-        "| endpoint | cases | req/s | p50 ms | p99 ms | × DRF floor | target | SQL/req | non-2xx |"
+        "| endpoint | cases | req/s | p50 ms | p99 ms | × DRF floor | CPU ms/req | "
+        "× floor by CPU | target | SQL/req | non-2xx |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in sizes:
         queries = {}
         qfile = out / f"queries-{size}.json"
         if qfile.exists():
             queries = json.loads(qfile.read_text())
         floor = med.get(("floor_drf", size), {}).get("rps")
+        floor_cpu = med.get(("floor_drf", size), {}).get("cpu_ms", math.nan)
         for (name, s), m in sorted(med.items(), key=lambda kv: kv[0][0]):
             if s != size:
                 continue
             ratio = f"{m['rps'] / floor:.2f}" if floor else "—"
+            cpu_ratio = floor_cpu / m["cpu_ms"] if m["cpu_ms"] > 0 else math.nan
             target = TARGETS.get(name)
             print(
                 f"| {name} | {int(size):,} | {m['rps']:.0f} | {m['p50_ms']:.1f} | "
-                f"{m['p99_ms']:.1f} | {ratio} | {target or ''} | {queries.get(name, '')} | "
+                f"{m['p99_ms']:.1f} | {ratio} | {m['cpu_ms']:.2f} | {cpu_ratio:.2f} | "
+                f"{target or ''} | {queries.get(name, '')} | "
                 f"{m['non_ok']:.0f} |"
             )
     if len(sizes) > 1:
@@ -62,7 +71,8 @@ def main() -> None:
             fa, fb = med.get(("floor_drf", small)), med.get(("floor_drf", large))
             if a and b and fa and fb:
                 change = (b["rps"] / fb["rps"]) / (a["rps"] / fa["rps"]) - 1
-                print(f"- {name}: {change:+.0%}")
+                cpu = b["cpu_ms"] / a["cpu_ms"] - 1
+                print(f"- {name}: {change:+.0%} req/s (floor-relative), {cpu:+.0%} CPU per request")
 
 
 if __name__ == "__main__":

@@ -284,7 +284,9 @@ class CaseListOpenApi(generics.GenericAPIView):
             playbook = getattr(category, "playbook", None)
             version = playbook.current_version if playbook else None
             status_code = status.HTTP_201_CREATED
-        steps = list(Step.objects.filter(version_id=version.pk)) if version else []
+        steps = getattr(case, "playbook_steps", None)
+        if steps is None:
+            steps = list(Step.objects.filter(version_id=version.pk)) if version else []
         context = {"playbook": playbook, "playbook_version": version, "steps": steps}
         return status_code, s.CaseCreatedSerializer(case, context=context).data, case
 

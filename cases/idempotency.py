@@ -28,7 +28,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.exceptions import APIException
@@ -85,19 +86,12 @@ def idempotent_call(
     handler returns (status, JSON body, case) and runs inside this transaction; an
     exception from it rolls back everything, the key row included."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            timeout = int(settings.IDEMPOTENCY_LOCK_TIMEOUT_MS)
-            with connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = {timeout}")
         try:
-            with transaction.atomic():
-                # Blocks here while another transaction holds an uncommitted row for this key.
-                record = IdempotencyKey.objects.create(
-                    owner=owner, key=key, request_hash=fingerprint
-                )
+            # Blocks here while another transaction holds an uncommitted row for this key.
+            claimed = _insert_key(owner_id=owner.pk, key=key, fingerprint=fingerprint)
         except OperationalError as exc:  # lock_timeout: the first request is still running
             raise IdempotencyKeyInFlight() from exc
-        except IntegrityError:
+        if not claimed:
             record = IdempotencyKey.objects.get(owner=owner, key=key)
             if record.request_hash != fingerprint:
                 raise IdempotencyKeyReused() from None
@@ -108,9 +102,37 @@ def idempotent_call(
             )
         status_code, body, case = handler()
         body = to_json(body)
-        record.state = IdempotencyKey.State.DONE
-        record.response_status = status_code
-        record.response_body = body
-        record.case = case
-        record.save(update_fields=["state", "response_status", "response_body", "case"])
+        IdempotencyKey.objects.filter(owner=owner, key=key).update(
+            state=IdempotencyKey.State.DONE,
+            response_status=status_code,
+            response_body=body,
+            case=case,
+        )
         return StoredResponse(status_code, body, False, case.pk if case else None)
+
+
+def _insert_key(*, owner_id: int, key: str, fingerprint: str) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING: True when this request made the key row.
+
+    No savepoint is needed to survive a duplicate (an IntegrityError would need one), and
+    PostgreSQL still waits for an uncommitted twin before deciding there is a conflict; on
+    PostgreSQL that wait is bounded by a lock_timeout set for this transaction only, sent in
+    the same round trip (Django's psycopg cursors bind parameters client-side, so one
+    execute() may carry two statements)."""
+    q = connection.ops.quote_name
+    table = q(IdempotencyKey._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({q('owner_id')}, {q('key')}, {q('request_hash')}, "
+        f"{q('state')}, {q('created_at')}) VALUES (%s, %s, %s, %s, %s) "
+        f"ON CONFLICT ({q('owner_id')}, {q('key')}) DO NOTHING RETURNING {q('id')}"
+    )
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        sql = f"SET LOCAL lock_timeout = {int(settings.IDEMPOTENCY_LOCK_TIMEOUT_MS)}; {sql}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [owner_id, key, fingerprint, IdempotencyKey.State.IN_FLIGHT, timezone.now()]
+        )
+        if postgres:
+            cursor.nextset()  # past the SET's empty result to the INSERT's RETURNING
+        return cursor.fetchone() is not None

@@ -88,9 +88,14 @@ def subscriber_get_or_create(
     defaults: dict[str, Any] = {"time_zone": time_zone or default_time_zone(msisdn)}
     if name:
         defaults["name"] = name
+    # Most callers are known numbers: one SELECT, and a savepoint only for a new number.
+    try:
+        return Subscriber.objects.get(msisdn=msisdn), False
+    except Subscriber.DoesNotExist:
+        pass
     try:
         with transaction.atomic():
-            return Subscriber.objects.get_or_create(msisdn=msisdn, defaults=defaults)
+            return Subscriber.objects.create(msisdn=msisdn, **defaults), True
     except IntegrityError:
         # Two intakes for a new number at once: the other one created it.
         return Subscriber.objects.get(msisdn=msisdn), False
@@ -179,8 +184,11 @@ def case_open(
         assignee=assignee,
     )
     # Related rows were just fetched or made; checking each FK again costs a query apiece.
+    # The unique external_id is left to its index: the caller turns the IntegrityError into
+    # "this call was already logged" (cases.api.CaseListCreateApi._open).
     case.full_clean(
-        exclude=["number", "subscriber", "category", "playbook_version", "created_by", "assignee"]
+        exclude=["number", "subscriber", "category", "playbook_version", "created_by", "assignee"],
+        validate_constraints=False,
     )
     case.save()
     case.number = f"{now.year % 100:02d}-{case.pk:06d}"
@@ -188,8 +196,12 @@ def case_open(
     _event(case, CaseEvent.Kind.CREATED, actor, channel=channel, urgent=urgent)
     from reminders.services import reminders_schedule_on_open
 
-    # The pinned version's on_open SMS, in this transaction (1 query; +2 bulk inserts if any).
-    reminders_schedule_on_open(case=case, actor=actor)
+    # The pinned version's steps, read once: its on_open SMS are scheduled in this transaction
+    # (+2 bulk inserts if any) and the caller shows the steps without another query.
+    version_id = case.playbook_version_id
+    steps = list(Step.objects.filter(version_id=version_id)) if version_id else []
+    reminders_schedule_on_open(case=case, actor=actor, steps=steps)
+    case.playbook_steps = steps  # type: ignore[attr-defined]
     transaction.on_commit(lambda: CASES_OPENED.labels(channel).inc())
     return case
 

@@ -10,15 +10,22 @@ from urllib.parse import unquote_plus
 
 import structlog
 
-# +7 916 123-45-67, 89161234567, 7(916)1234567 ... : ten or more digits with separators.
-_PHONE = re.compile(r"(?<!\d)(\+?\d[\d\s()\-]{8,}\d)(?!\d)")
+# +7 916 123-45-67, 89161234567, 7(916)1234567 ... : ten or more digits with separators,
+# standing alone: not the digits of a UUID (request and task ids), of a decimal (0.0030505656)
+# or of a longer word, which must stay readable.
+_PHONE = re.compile(
+    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    r"|(?<![\w.])(?P<phone>\+?\d[\d\s()\-]{8,}\d)(?!\w|\.\d)"
+)
 
 
 def mask_phones(text: str) -> str:
     def repl(m: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", m.group(1))
+        if m.group("uuid"):
+            return m.group("uuid")
+        digits = re.sub(r"\D", "", m.group("phone"))
         if len(digits) < 10:
-            return m.group(1)
+            return m.group("phone")
         return "***" + digits[-2:]
 
     return _PHONE.sub(repl, text)

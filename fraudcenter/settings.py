@@ -12,6 +12,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from fraudcenter.db_router import replica_database
 from fraudcenter.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,6 +81,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "fraudcenter.urls"
 WSGI_APPLICATION = "fraudcenter.wsgi.application"
 
+# Staff forms render their common widgets in Python (same HTML, ~5× less time on the lists).
+FORM_RENDERER = "fraudcenter.form_renderer.FormRenderer"
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -119,10 +123,24 @@ else:
         _options = _db.setdefault("OPTIONS", {})
         _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
+# Optional read replica (a PostgreSQL hot standby) for the reports and the exports only;
+# without it they read the primary. fraudcenter/db_router.py says what goes where.
+_replica_url = env.str("DATABASE_REPLICA_URL", default="")
+if _replica_url:
+    _replica = environ.Env.db_url_config(_replica_url)
+    if not (IS_POSTGRES and _replica["ENGINE"] == _db["ENGINE"]):
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs PostgreSQL, as DATABASE_URL.")
+    DATABASES["replica"] = replica_database(_replica, _db)
+DATABASE_ROUTERS = ["fraudcenter.db_router.PrimaryReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles, lockouts) ------------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if env.str("CACHE_URL", default=""):
+    # A shared cache (Redis in production): sessions are read from it and written through to
+    # the database. Never with the per-process default, where a logout in one worker would
+    # leave the session alive in another worker's memory.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -294,7 +312,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 # --- DRF ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "cases.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

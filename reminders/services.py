@@ -122,19 +122,25 @@ def step_dedupe_key(case: Case, step: Step) -> str:
     return f"step:{case.pk}:{step.pk}:v{step.version_id}"
 
 
-def reminders_schedule_on_open(*, case: Case, actor: User | None) -> list[Reminder]:
+def reminders_schedule_on_open(
+    *, case: Case, actor: User | None, steps: list[Step] | None = None
+) -> list[Reminder]:
     """Called by case_open inside its transaction: the pinned version's on_open SMS.
 
-    Queries: one for the steps; with any SMS, one bulk insert of reminders and one of events."""
+    Queries: one for the steps unless the caller passes the version's steps; with any SMS,
+    one bulk insert of reminders and one of events."""
     if not case.playbook_version_id:
         return []
-    steps = list(
-        Step.objects.filter(
-            version_id=case.playbook_version_id, sms_trigger=Step.SmsTrigger.ON_OPEN
+    if steps is None:
+        steps = list(
+            Step.objects.filter(
+                version_id=case.playbook_version_id, sms_trigger=Step.SmsTrigger.ON_OPEN
+            )
+            .exclude(sms_template="")
+            .only("pk", "version_id", "sms_template", "sms_delay_minutes")
         )
-        .exclude(sms_template="")
-        .only("pk", "version_id", "sms_template", "sms_delay_minutes")
-    )
+    else:
+        steps = [s for s in steps if s.sms_trigger == Step.SmsTrigger.ON_OPEN and s.sms_template]
     if not steps:
         return []
     now = timezone.now()

@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
-from django.db import connection
+from django.db import connections
 from django.db.models import Case as DbCase
 from django.db.models import CharField, ExpressionWrapper, F, Func, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case, Channel, Outcome, Status
+from fraudcenter.db_router import reports_db_alias
 from fraudcenter.logging import mask_phones
 from playbooks.models import Priority
 
@@ -105,7 +106,10 @@ def export_rows(
         selects.append(_raw_phone(path) if key == "phone" else path)
         formatters.append(mask if masked and mask else fmt)
     qs: QuerySet = (
-        Case.objects.filter(f.case_q()).order_by("created_at", "id").values_list(*selects)
+        Case.objects.using(reports_db_alias())
+        .filter(f.case_q())
+        .order_by("created_at", "id")
+        .values_list(*selects)
     )
 
     def rows() -> Iterator[list[Any]]:
@@ -177,7 +181,9 @@ def csv_chunks(f: ReportFilter, columns: list[str], *, masked: bool) -> Iterator
 
     PostgreSQL: the database formats and masks every cell and writes the CSV itself
     (COPY (SELECT ...) TO STDOUT), streamed through psycopg: no per-row work in Python.
-    Elsewhere: export_rows() formats in Python and the csv module writes."""
+    Elsewhere: export_rows() formats in Python and the csv module writes. Both read
+    through reports_db_alias(): the read replica when there is one."""
+    connection = connections[reports_db_alias()]
     if connection.vendor != "postgresql":
         _h, rows = export_rows(f, columns, masked=masked)
         buffer = io.StringIO()
@@ -196,7 +202,7 @@ def csv_chunks(f: ReportFilter, columns: list[str], *, masked: bool) -> Iterator
 
     selects = [_sql_cell(key, COLUMNS[key][1], masked) for key in columns]
     qs = Case.objects.filter(f.case_q()).order_by("created_at", "id").values_list(*selects)
-    sql, params = qs.query.sql_with_params()
+    sql, params = qs.query.get_compiler(using=connection.alias).as_sql()
     with connection.cursor() as cursor:
         raw = cursor.cursor
         # COPY takes no bind parameters: psycopg quotes them into the statement client-side.

@@ -15,13 +15,17 @@ case to its new group. The new watermark is the refresh's start minus
 REPORTS_ROLLUP_OVERLAP: a case saved by a transaction that committed after the refresh
 read the table still has updated_at past the watermark, so nothing is missed.
 
-Reading: `live_days(f)` (one query) finds the period's days with a case changed at or after
-the watermark (today and the few days whose cases were just worked on, in practice; every
-day when there is no watermark yet or a rebuild is under way), with the period's stamp and
-per-day counts, and `figure_rows(f, live)` is the SQL of
+Reading (through reports_db_alias(): the read replica when there is one; the writers above
+stay on the primary): `live_days(f)` (one query) finds the period's days with a case changed
+at or after the watermark (today and the few days whose cases were just worked on, in
+practice; every day when there is no watermark yet or a rebuild is under way), with the
+period's stamp and per-day counts, and `figure_rows(f, live)` is the SQL of
 per-(day, channel, category, assignee) rows for the period: rollup rows for the other days
 and the same GROUP BY computed from the cases for the live days. Both halves come from the same
-`case_figures()` expressions, so the figures equal the live computation exactly."""
+`case_figures()` expressions, so the figures equal the live computation exactly. The
+watermark, the stamp and the figures of one report are read on the same alias: a replica
+lags, and live days or a stamp from the primary beside figures from the replica would let
+a stale report pass (and be cached) as current."""
 
 from __future__ import annotations
 
@@ -33,12 +37,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from cases.models import Case, CaseIdentifier, Outcome, ScammerIdentifier
+from fraudcenter.db_router import reports_db_alias
 from playbooks.models import Category
 
 from .filters import MOSCOW, ReportFilter
@@ -368,7 +373,7 @@ def live_days(f: ReportFilter) -> LiveDays:
     """One query: the Moscow days in the period with a case changed at or after the
     watermark (report_case_changed_idx), a marker row when there is no watermark or a
     rebuild is under way, the rollup's case count per day, and (PostgreSQL) the period's
-    stamp."""
+    stamp; on reports_db_alias(), where the report's figures are read too."""
     state = RollupState.objects.filter(pk=1)
     changed, params = (
         Case.objects.filter(
@@ -382,12 +387,13 @@ def live_days(f: ReportFilter) -> LiveDays:
         .order_by()
         .query.sql_with_params()
     )
-    table = connection.ops.quote_name(RollupState._meta.db_table)
+    reader = connections[reports_db_alias()]
+    table = reader.ops.quote_name(RollupState._meta.db_table)
     parts = [
         f"SELECT 'day', day, NULL FROM ({changed}) AS c",
         f"SELECT 'all', NULL, NULL WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE NOT rebuilding)",  # noqa: E501, S608
     ]
-    rollup_table = connection.ops.quote_name(CaseDayRollup._meta.db_table)
+    rollup_table = reader.ops.quote_name(CaseDayRollup._meta.db_table)
     parts.append(
         f"SELECT 'total', day, CAST(sum(total) AS TEXT) FROM {rollup_table} "  # noqa: S608
         "WHERE day >= %s AND day <= %s GROUP BY day"
@@ -397,7 +403,7 @@ def live_days(f: ReportFilter) -> LiveDays:
         stamp_sql, stamp_params = _stamp_sql(f)
         parts.append(f"SELECT 'stamp', NULL, ({stamp_sql})")
         params += stamp_params
-    with connection.cursor() as cursor:
+    with reader.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         rows = cursor.fetchall()
     if any(tag == "all" for tag, _day, _value in rows):

@@ -15,6 +15,9 @@ with no rollup, or when live days hold most of the period. Open overdue cases de
 clock and are always counted live. A past period's report is cached under an exact key
 (report_build). Measurements: bench/RESULTS.md «Reports».
 
+Every query here runs on reader(): the read replica when there is one (DATABASE_REPLICA_URL,
+fraudcenter/db_router.py), else the primary; the rollups are written on the primary.
+
 Medians and 90th percentiles use PostgreSQL's percentile_cont; on SQLite (the embedded
 development default) they are None and the page says so."""
 
@@ -30,7 +33,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.fields import ArrayField
 from django.core.cache import cache
-from django.db import connection
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     Aggregate,
     Count,
@@ -44,6 +48,7 @@ from django.db.models import (
 from django.db.models.functions import Now
 
 from cases.models import Case, CaseIdentifier, Channel, Outcome, ScammerIdentifier, StepOutcome
+from fraudcenter.db_router import reports_db_alias
 from playbooks.models import Category
 from reminders.models import Reminder
 
@@ -52,8 +57,15 @@ from .filters import ReportFilter
 from .models import CaseDurationRollup, IdentifierDayRollup
 
 
+def reader() -> BaseDatabaseWrapper:
+    """Where every report query runs: the read replica when there is one (reports_db_alias()).
+    The live days and the stamp (rollup.live_days) are read there too, so that a report's
+    figures and its cache key come from the same, possibly lagging, copy."""
+    return connections[reports_db_alias()]
+
+
 def percentiles_supported() -> bool:
-    return connection.vendor == "postgresql"
+    return reader().vendor == "postgresql"
 
 
 class Percentiles(Aggregate):
@@ -96,6 +108,7 @@ def figure_rows(f: ReportFilter, live: rollup.LiveDays | None = None) -> list[di
     (never cases); the selectors below add them up. `live` comes from rollup.live_days()
     (a query of its own when not given)."""
     rows_sql, params = rollup.figure_rows(f, live if live is not None else rollup.live_days(f))
+    connection = reader()
     category = connection.ops.quote_name(Category._meta.db_table)
     user = connection.ops.quote_name(get_user_model()._meta.db_table)
     sql = f"""
@@ -206,7 +219,8 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
     exactly as PostgreSQL does. Otherwise: percentile_cont over the period's cases."""
     if not percentiles_supported():
         n = (
-            Case.objects.filter(f.case_q())
+            Case.objects.using(reports_db_alias())
+            .filter(f.case_q())
             .aggregate(n=Count("id", filter=Q(resolved_at__isnull=True, due_at__lt=Now())))
             .get("n")
         )
@@ -256,7 +270,7 @@ def speeds_for(f: ReportFilter, live: rollup.LiveDays | None = None) -> Speeds:
     """  # noqa: S608 - table names from the models, values are parameters
     groups: dict[tuple[int, int | None, int], list[tuple[float, int, int, int]]] = defaultdict(list)
     out = Speeds()
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(sql, [*clean_params, *changed_params, *overdue_params])
         for whole, assignee_id, metric, seconds, first, upto, total, overdue in cursor.fetchall():
             if overdue is not None:
@@ -346,7 +360,7 @@ def speeds_live(f: ReportFilter) -> Speeds:
         GROUP BY GROUPING SETS ((), (assignee_id))
     """  # noqa: S608 - table name from the model, values are parameters
     out = Speeds()
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(sql, params)
         for whole, assignee_id, first_p, resolve_p, overdue in cursor.fetchall():
             if whole:
@@ -367,13 +381,19 @@ def repeat_victims(f: ReportFilter) -> int:
     subscriber's cases since start - N days, one pass over the covering index (~1.4 µs a
     row, but it also reads the N days before the period)."""
     window = timedelta(days=settings.REPEAT_VICTIM_DAYS)
+    connection = reader()
     if connection.vendor != "postgresql" or f.days * 4 <= settings.REPEAT_VICTIM_DAYS:
         earlier_case = Case.objects.filter(
             subscriber_id=OuterRef("subscriber_id"),
             created_at__lt=OuterRef("created_at"),
             created_at__gte=OuterRef("created_at") - window,
         )
-        return Case.objects.filter(f.case_q()).filter(Exists(earlier_case)).count()
+        return (
+            Case.objects.using(connection.alias)
+            .filter(f.case_q())
+            .filter(Exists(earlier_case))
+            .count()
+        )
     outer, params = ["created_at >= %s"], [f.start]
     if f.channel:
         outer.append("channel = %s")
@@ -413,7 +433,8 @@ def top_identifiers_live(f: ReportFilter, *, kind: str, limit: int = 10) -> list
     """top_identifiers() with the ORM straight from the links and cases: the reference the
     tests compare the rollup with."""
     return list(
-        CaseIdentifier.objects.filter(f.case_q("case__"), identifier__kind=kind)
+        CaseIdentifier.objects.using(reports_db_alias())
+        .filter(f.case_q("case__"), identifier__kind=kind)
         .values("identifier_id", value=F("identifier__value"))
         .annotate(
             subscribers=Count("case__subscriber_id", distinct=True),
@@ -529,7 +550,7 @@ def _top_identifiers_rolled_up(
 
 def _tops(sql: str, params: list[Any]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {k: [] for k in ScammerIdentifier.Kind.values}
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(sql, params)
         for kind, identifier_id, value, subscribers, cases in cursor.fetchall():
             out.setdefault(kind, []).append(
@@ -547,7 +568,7 @@ def top_identifiers_live_by_kind(
     f: ReportFilter, *, limit: int = 10
 ) -> dict[str, list[dict[str, Any]]]:
     """The tops from the period's links and cases (one pass; the reference for the tests)."""
-    adapt = connection.ops.adapt_datetimefield_value  # UTC text on SQLite
+    adapt = reader().ops.adapt_datetimefield_value  # UTC text on SQLite
     where = ["c.created_at >= %s", "c.created_at < %s"]
     params: list[Any] = [adapt(f.start), adapt(f.end)]
     if f.channel:
@@ -582,7 +603,8 @@ def step_completion(f: ReportFilter) -> list[dict[str, Any]]:
     escalated on the period's cases."""
     results = StepOutcome.Result
     return list(
-        StepOutcome.objects.filter(f.case_q("case__"))
+        StepOutcome.objects.using(reports_db_alias())
+        .filter(f.case_q("case__"))
         .values(
             "step__position",
             category=F("case__category__name"),
@@ -610,15 +632,19 @@ def sms_summary(f: ReportFilter) -> dict[str, Any]:
     if f.category_id:
         q &= Q(case__category_id=f.category_id)
     s = Reminder.Status
-    data = Reminder.objects.filter(q).aggregate(
-        total=Count("id"),
-        scheduled=Count("id", filter=Q(status__in=[s.SCHEDULED, s.SENDING])),
-        sent=Count("id", filter=Q(status__in=[s.SENT, s.DELIVERED])),
-        delivered=Count("id", filter=Q(status=s.DELIVERED)),
-        failed=Count("id", filter=Q(status__in=[s.FAILED, s.UNKNOWN])),
-        cancelled=Count("id", filter=Q(status=s.CANCELLED)),
-        skipped_opt_out=Count("id", filter=Q(status=s.SKIPPED_OPT_OUT)),
-        shifted_by_quiet_hours=Count("id", filter=Q(shifted_by_quiet_hours=True)),
+    data = (
+        Reminder.objects.using(reports_db_alias())
+        .filter(q)
+        .aggregate(
+            total=Count("id"),
+            scheduled=Count("id", filter=Q(status__in=[s.SCHEDULED, s.SENDING])),
+            sent=Count("id", filter=Q(status__in=[s.SENT, s.DELIVERED])),
+            delivered=Count("id", filter=Q(status=s.DELIVERED)),
+            failed=Count("id", filter=Q(status__in=[s.FAILED, s.UNKNOWN])),
+            cancelled=Count("id", filter=Q(status=s.CANCELLED)),
+            skipped_opt_out=Count("id", filter=Q(status=s.SKIPPED_OPT_OUT)),
+            shifted_by_quiet_hours=Count("id", filter=Q(shifted_by_quiet_hours=True)),
+        )
     )
     return data
 
@@ -680,7 +706,9 @@ CACHED_PARTS = ("by_day", "by_category", "summary", "top_phones", "top_senders",
 def _cache_key(f: ReportFilter, live: rollup.LiveDays) -> str | None:
     """An exact key for the rolled-up parts of the report, or None when some are live:
     with no live day, they are a function of the period's rollup rows and names, which
-    live.stamp fingerprints (rollup.LiveDays)."""
+    live.stamp fingerprints (rollup.LiveDays). The stamp and the figures are read on the
+    same alias (reader()): a stamp from the primary beside a lagging replica's figures would
+    store stale figures under a current key."""
     if live.days != [] or not live.stamp:
         return None
     return (
@@ -691,7 +719,7 @@ def _cache_key(f: ReportFilter, live: rollup.LiveDays) -> str | None:
 
 def open_overdue(f: ReportFilter) -> int:
     sql, params = _open_overdue_sql(f)
-    with connection.cursor() as cursor:
+    with reader().cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0]
 

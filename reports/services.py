@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case
+from fraudcenter.db_router import reports_db_alias
 
 from .exports import export_rows
 from .filters import ReportFilter
@@ -91,7 +92,9 @@ def export_build_xlsx(*, job_id: int) -> ExportJob | None:
         return None
     job = ExportJob.objects.get(pk=job_id)
     f = ReportFilter.from_json(job.filters)
-    total = Case.objects.filter(f.case_q()).count()
+    # The rows come from the reports' database (the replica when there is one); the job's
+    # own row is written to the primary.
+    total = Case.objects.using(reports_db_alias()).filter(f.case_q()).count()
     ExportJob.objects.filter(pk=job.pk).update(total_rows=total)
     name = f"export-{job.pk}-{secrets.token_hex(8)}.xlsx"
     final = export_dir() / name

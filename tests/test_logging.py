@@ -9,7 +9,15 @@ from fraudcenter.logging import logging_config, mask_phones
 
 
 @pytest.mark.parametrize(
-    "text", ["звонил +7 916 123-45-67", "номер 89161234567", "7(916)1234567 снова"]
+    "text",
+    [
+        "звонил +7 916 123-45-67",
+        "номер 89161234567",
+        "7(916)1234567 снова",
+        "позвонили с +79161234567.",
+        "GET /api/v1/cases/?phone=+79161234567&status=new",
+        '{"phone_hint": "8 (916) 123-45-67"}',
+    ],
 )
 def test_phone_numbers_are_masked_in_any_format(text):
     masked = mask_phones(text)
@@ -18,6 +26,19 @@ def test_phone_numbers_are_masked_in_any_format(text):
 
 def test_short_numbers_and_case_numbers_stay(db):
     assert mask_phones("обращение 26-000123, код 900") == "обращение 26-000123, код 900"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "request_id=24355078-cfdf-421d-a107-341234567808",
+        "task_id=00000000-1111-2222-3333-444455556666",
+        "Task reminders.reap succeeded in 0.0030505656s",
+        "token 0e23775b8e0925e6157c94b72ffd2eb4",
+    ],
+)
+def test_ids_and_durations_are_not_taken_for_phone_numbers(text):
+    assert mask_phones(text) == text
 
 
 def test_json_log_lines_carry_the_request_id_and_no_phone_numbers(capsys):

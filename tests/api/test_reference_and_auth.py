@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
@@ -100,23 +101,65 @@ def test_a_deactivated_integration_is_401(api, integration):
     assert api.get("/api/v1/categories/").status_code == 401
 
 
-def test_an_integration_is_throttled_with_retry_after(api, settings, staff_api, supervisor):
+REDIS_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:6379/9",
+        "KEY_PREFIX": "fc-test-throttle",
+    }
+}
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def throttle_cache(request, settings):
+    """The throttle on the process-local cache (development) and on Redis (production)."""
+    if request.param == "redis":
+        settings.CACHES = REDIS_CACHE
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    yield request.param
+    caches["default"].clear()
+
+
+def test_an_integration_is_throttled_with_retry_after(
+    api, settings, staff_api, supervisor, throttle_cache
+):
     settings.API_INTEGRATION_THROTTLE_RATE = "3/min"
-    codes = [api.get("/api/v1/categories/").status_code for _ in range(4)]
-    assert codes == [200, 200, 200, 429]
-    response = api.get("/api/v1/categories/")
-    assert response.status_code == 429
-    assert 0 < int(response["Retry-After"]) <= 60
-    # Staff sessions are not counted against it.
-    assert all(
-        staff_api(supervisor).get("/api/v1/categories/").status_code == 200 for _ in range(5)
-    )
+    with time_machine.travel("2026-11-25 10:00:20 +0000", tick=False):
+        codes = [api.get("/api/v1/categories/").status_code for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        response = api.get("/api/v1/categories/")
+        assert response.status_code == 429
+        assert response["Retry-After"] == "40"  # the window ends at 10:01:00
+        # Staff sessions are not counted against it.
+        assert all(
+            staff_api(supervisor).get("/api/v1/categories/").status_code == 200 for _ in range(5)
+        )
+    with time_machine.travel("2026-11-25 10:01:00 +0000", tick=False):
+        assert api.get("/api/v1/categories/").status_code == 200  # a new window
 
 
-def test_each_integration_has_its_own_budget(api, chat_backend, settings):
+def test_each_integration_has_its_own_budget(api, chat_backend, settings, throttle_cache):
     settings.API_INTEGRATION_THROTTLE_RATE = "2/min"
-    assert [api.get("/api/v1/categories/").status_code for _ in range(3)] == [200, 200, 429]
-    assert chat_backend.get("/api/v1/categories/").status_code == 200
+    with time_machine.travel("2026-11-25 10:00:20 +0000", tick=False):
+        assert [api.get("/api/v1/categories/").status_code for _ in range(3)] == [200, 200, 429]
+        assert chat_backend.get("/api/v1/categories/").status_code == 200
+
+
+def test_the_counter_on_redis_expires_with_its_window(api, settings):
+    import redis
+
+    settings.CACHES = REDIS_CACHE
+    settings.API_INTEGRATION_THROTTLE_RATE = "5/min"
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/9")
+    for key in client.scan_iter("fc-test-throttle*"):
+        client.delete(key)
+    assert api.get("/api/v1/categories/").status_code == 200
+    (key,) = list(client.scan_iter("fc-test-throttle*"))
+    assert client.get(key) == b"1"
+    assert 0 < client.ttl(key) <= 61
+    client.delete(key)
 
 
 def test_the_schema_and_the_offline_docs_page(client):
@@ -135,3 +178,36 @@ def test_the_schema_and_the_offline_docs_page(client):
     from django.contrib.staticfiles import finders
 
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+
+
+def test_an_expired_token_is_401_and_deleted(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from knox.models import AuthToken
+
+    token = run("telephony-611")[-1]
+    AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))
+    assert client_with(token).get("/api/v1/categories/").status_code == 401
+    assert not AuthToken.objects.exists()
+
+
+def test_a_token_with_a_wrong_secret_but_a_known_prefix_is_401(db):
+    token = run("telephony-611")[-1]
+    forged = token[:15] + ("0" if token[15] != "0" else "1") + token[16:]
+    assert client_with(forged).get("/api/v1/categories/").status_code == 401
+
+
+def test_the_token_query_brings_the_roles_and_a_removed_role_is_refused_at_once(
+    db, django_assert_num_queries
+):
+    from django.db import connection
+
+    token = run("telephony-611")[-1]
+    client = client_with(token)
+    client.get("/api/v1/categories/")  # warm
+    # token + user + role names in one query on PostgreSQL (SQLite: groups apart), categories.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 3):
+        assert client.get("/api/v1/categories/").status_code == 200
+    User.objects.get(username="telephony-611").groups.clear()
+    assert client.get("/api/v1/categories/").status_code == 403

@@ -251,12 +251,11 @@ def test_the_case_page_runs_the_same_queries_for_any_history(
     for step in _steps(my_case):
         case_record_step(case=my_case, step=step, result="done", actor=specialist)
     client.force_login(specialist)
-    # session, user, user's groups; the case with subscriber/category/assignee/creator/playbook;
-    # prefetches: events+actors, step outcomes+actors, chat messages; playbook steps;
-    # identifiers with "seen in" counts; the case's SMS reminders with creator and step;
-    # the staff profile; Django's model permissions of the user and of their groups (asked
-    # once, then cached: rules says no to assign_case)
-    with django_assert_num_queries(13):
+    # session, user, roles with the model permissions (one query: cases.roles); the case with
+    # subscriber/category/assignee/creator/playbook; prefetches: events+actors, step
+    # outcomes+actors, chat messages; playbook steps; identifiers with "seen in" counts; the
+    # case's SMS reminders with creator and step; the staff profile.
+    with django_assert_num_queries(11):
         response = client.get(reverse("cases:detail", args=[my_case.pk]))
     assert response.status_code == 200
     # n manual SMS plus whatever the playbook's steps scheduled: all listed.
@@ -273,10 +272,11 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
         case_add_note(case=my_case, actor=specialist, text=f"заметка {i}")
     step = _steps(my_case)[0]
     client.force_login(specialist)
-    # session, user, groups; case detail (1 + 3 prefetches); the step; the write: savepoints
-    # (3 + 3 releases), case lock, outcome lookup + insert, audit log (content type, cached
-    # after the first time, + entry), audit's read of the old case, case update, event
-    # insert; the response: case detail again (1 + 3 prefetches), steps, staff profile
+    # session, user, roles + permissions; case detail (1 + 3 prefetches); the step; the
+    # write: savepoints (3 + 3 releases), case lock, outcome lookup + insert, audit log
+    # (content type, cached after the first time, + entry), audit's read of the old case,
+    # case update, event insert; the response: case detail again (1 + 3 prefetches), steps,
+    # staff profile
     with django_assert_max_num_queries(28):
         client.post(
             reverse("cases:step", args=[my_case.pk, step.pk]),

@@ -122,8 +122,8 @@ def test_the_lists_run_the_same_queries_for_any_number_of_cases(
     for _ in range(n):
         case_assign(case=make_case(), assignee=specialist, actor=specialist)
     client.force_login(specialist)
-    # session, user, groups; specialists for the assignee filter; the page of cases joined
-    # with subscriber, category and assignee (no COUNT); categories for the filter; the
-    # user's and the groups' model permissions (2) (assign_case is asked once, rules says no)
-    with django_assert_num_queries(8):
+    # session, user, roles with the model permissions (one query: cases.roles); specialists
+    # for the assignee filter; the page of cases joined with subscriber, category and
+    # assignee (no COUNT); categories for the filter.
+    with django_assert_num_queries(6):
         assert client.get(reverse(path), {"status": "open", "q": "службы"}).status_code == 200

@@ -9,12 +9,12 @@ from reports import selectors
 from reports.filters import ReportFilter, today_in_moscow
 from reports.rollup import rollup_rebuild
 
-# session, user, the user's groups (roles), the user's and the groups' model permissions
-# (export_unmasked), the category list of the filter form, the user's last XLSX exports,
+# session, user, the user's roles with the model permissions (one query: cases.roles), the
+# category list of the filter form, the user's last XLSX exports,
 # and the report's six queries: speeds (percentiles, open overdue), the live days (which
 # days the daily rollup cannot answer), the figure rows (rollup rows + live days: by day,
 # by category, summary, specialists), the top phones and senders (one query), steps, SMS.
-PAGE_QUERIES = 3 + 2 + 1 + 1 + 6
+PAGE_QUERIES = 3 + 1 + 1 + 6
 
 
 @pytest.mark.parametrize("n", [1, 12])
