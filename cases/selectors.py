@@ -23,6 +23,7 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
 from django.utils import timezone
 
@@ -62,25 +63,27 @@ def subscriber_find(*, phone: str) -> Subscriber | None:
 
 
 def subscriber_history(*, subscriber: Subscriber, recent: int = 10) -> SubscriberHistory:
-    """The subscriber card: open cases first, then the latest ones. Two queries."""
+    """The subscriber card: open cases first, then the latest ones. One query: the counts
+    over all their cases are window aggregates on the rows (computed before the LIMIT)."""
     now = timezone.now()
     window = now - timedelta(days=settings.REPEAT_VICTIM_DAYS)
-    counts = Case.objects.filter(subscriber=subscriber).aggregate(
-        total=Count("id"), in_window=Count("id", filter=Q(created_at__gte=window))
-    )
     open_rank = SqlCase(
         When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField()
     )
     rows = list(
         Case.objects.filter(subscriber=subscriber)
         .select_related("category", "assignee")
-        .annotate(open_rank=open_rank)
+        .annotate(
+            open_rank=open_rank,
+            total_cases=Window(Count("id")),
+            cases_in_window=Window(Count("id", filter=Q(created_at__gte=window))),
+        )
         .order_by("open_rank", "-created_at", "-id")[: recent + 20]
     )
     history = SubscriberHistory(
         subscriber=subscriber,
-        total_cases=counts["total"],
-        cases_in_repeat_window=counts["in_window"],
+        total_cases=rows[0].total_cases if rows else 0,
+        cases_in_repeat_window=rows[0].cases_in_window if rows else 0,
     )
     history.open_cases = [c for c in rows if c.status in OPEN_STATUSES]
     history.recent_cases = sorted(rows, key=lambda c: (c.created_at, c.pk), reverse=True)[:recent]

@@ -24,17 +24,41 @@ def test_the_subscriber_card_lists_open_cases_first_and_flags_a_repeat_victim(
     assert history.total_cases == 2 and history.is_repeat_victim
 
 
+def test_the_card_counts_every_case_not_only_the_ones_it_lists(make_case, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.models import Case
+
+    cases = [make_case(phone="+79160000003") for _ in range(35)]  # the card lists 30 at most
+    old = timezone.now() - timedelta(days=settings.REPEAT_VICTIM_DAYS + 1)
+    Case.objects.filter(pk__in=[c.pk for c in cases[:7]]).update(created_at=old)
+    history = subscriber_history(subscriber=cases[0].subscriber)
+    assert len(history.recent_cases) == 10 and len(history.open_cases) == 30
+    assert (history.total_cases, history.cases_in_repeat_window) == (35, 28)
+
+
+def test_a_subscriber_without_cases_has_an_empty_card(make_case):
+    from cases.services import subscriber_get_or_create
+
+    subscriber, _ = subscriber_get_or_create(phone="+79160000004")
+    history = subscriber_history(subscriber=subscriber)
+    assert (history.total_cases, history.cases_in_repeat_window, history.open_cases) == (0, 0, [])
+    assert not history.is_repeat_victim
+
+
 def test_an_unknown_number_finds_nobody(db):
     assert subscriber_find(phone="+79169999999") is None
 
 
 @pytest.mark.parametrize("n", [1, 15])
-def test_the_subscriber_card_runs_two_queries_for_any_history(
+def test_the_subscriber_card_runs_one_query_for_any_history(
     make_case, n, django_assert_num_queries
 ):
     for _ in range(n):
         case = make_case(phone="+79160000002")
-    with django_assert_num_queries(2):  # counts; cases with category and assignee
+    with django_assert_num_queries(1):  # cases with category, assignee and window counts
         subscriber_history(subscriber=case.subscriber)
 
 
