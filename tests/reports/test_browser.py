@@ -34,6 +34,12 @@ def browser_page():
         page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="ru-RU")
         yield page
         browser.close()
+        # The test's own queries ran while playwright's event loop was current, so their
+        # connection lives in that context: close it here, or the test database cannot be
+        # dropped at the end of the run ("accessed by other users").
+        from django.db import connections
+
+        connections.close_all()
 
 
 def _some_reminders() -> None:
