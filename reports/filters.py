@@ -49,6 +49,32 @@ class ReportFilter:
             q &= Q(**{f"{prefix}category_id": self.category_id})
         return q
 
+    def filter_sql(self, alias: str = "") -> tuple[list[str], list[Any]]:
+        """The channel and category filters as raw SQL conditions on a table that has those
+        columns (cases, rollups), for the hand-written report queries."""
+        col = f"{alias}." if alias else ""
+        where: list[str] = []
+        params: list[Any] = []
+        if self.channel:
+            where.append(f"{col}channel = %s")
+            params.append(self.channel)
+        if self.category_id:
+            where.append(f"{col}category_id = %s")
+            params.append(self.category_id)
+        return where, params
+
+    def case_sql(
+        self, alias: str = "", start: datetime | None = None, end: datetime | None = None
+    ) -> tuple[list[str], list[Any]]:
+        """case_q() as raw SQL conditions on the cases table, over [start, end) when given,
+        else the period."""
+        col = f"{alias}." if alias else ""
+        where, params = self.filter_sql(alias)
+        return (
+            [f"{col}created_at >= %s", f"{col}created_at < %s", *where],
+            [start or self.start, end or self.end, *params],
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "date_from": self.date_from.isoformat(),

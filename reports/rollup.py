@@ -462,14 +462,9 @@ def as_money(value: Any) -> Decimal | None:
 def rollup_where(f: ReportFilter, live: LiveDays, alias: str = "r") -> tuple[str, list[Any]]:
     """WHERE (and parameters) of a rollup table's rows for the period's clean days and the
     filters. Only for a LiveDays with days (not None)."""
-    where = [f"{alias}.day >= %s", f"{alias}.day <= %s"]
-    params: list[Any] = [f.date_from, f.date_to]
-    if f.channel:
-        where.append(f"{alias}.channel = %s")
-        params.append(f.channel)
-    if f.category_id:
-        where.append(f"{alias}.category_id = %s")
-        params.append(f.category_id)
+    where, params = f.filter_sql(alias)
+    where = [f"{alias}.day >= %s", f"{alias}.day <= %s", *where]
+    params = [f.date_from, f.date_to, *params]
     if live.days:
         where.append(f"NOT ({alias}.day = ANY(%s))")
         params.append(list(live.days))
@@ -488,14 +483,10 @@ def live_cases_sql(f: ReportFilter, live: LiveDays) -> tuple[str, list[Any]] | N
     (an OR of ranges would be a bitmap scan that reads the heap)."""
     parts, params = [], []
     for first, last in _runs(live.days or [], longest=None):
-        where = ["created_at >= %s", "created_at < %s"]
-        params += [_day_start(first), _day_start(last + timedelta(days=1))]
-        if f.channel:
-            where.append("channel = %s")
-            params.append(f.channel)
-        if f.category_id:
-            where.append("category_id = %s")
-            params.append(f.category_id)
+        where, run_params = f.case_sql(
+            start=_day_start(first), end=_day_start(last + timedelta(days=1))
+        )
+        params += run_params
         parts.append(f"SELECT {LIVE_COLUMNS} FROM {CASES} WHERE {' AND '.join(where)}")  # noqa: S608
     if not parts:
         return None

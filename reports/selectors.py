@@ -325,13 +325,7 @@ def _percentile(values: list[tuple[float, int, int, int]], p: float) -> float:
 def _open_overdue_sql(f: ReportFilter) -> tuple[str, list[Any]]:
     """Open cases past their deadline (depends on the clock: never rolled up), on the
     partial index report_case_open_idx."""
-    where, params = ["created_at >= %s", "created_at < %s"], [f.start, f.end]
-    if f.channel:
-        where.append("channel = %s")
-        params.append(f.channel)
-    if f.category_id:
-        where.append("category_id = %s")
-        params.append(f.category_id)
+    where, params = f.case_sql()
     where += ["resolved_at IS NULL", "due_at < now()"]
     return f"SELECT count(*) FROM {Case._meta.db_table} WHERE {' AND '.join(where)}", params
 
@@ -341,13 +335,7 @@ def speeds_live(f: ReportFilter) -> Speeds:
     percentile_cont with GROUPING SETS ((), (assignee_id)). Used with no rollup, with a
     channel or category filter, when live days hold most of the period, and by the tests
     as the reference."""
-    where, params = ["created_at >= %s", "created_at < %s"], [f.start, f.end]
-    if f.channel:
-        where.append("channel = %s")
-        params.append(f.channel)
-    if f.category_id:
-        where.append("category_id = %s")
-        params.append(f.category_id)
+    where, params = f.case_sql()
     first = "EXTRACT(EPOCH FROM (first_action_at - created_at))"
     resolve = "EXTRACT(EPOCH FROM (resolved_at - created_at))"
     sql = f"""
@@ -394,13 +382,8 @@ def repeat_victims(f: ReportFilter) -> int:
             .filter(Exists(earlier_case))
             .count()
         )
-    outer, params = ["created_at >= %s"], [f.start]
-    if f.channel:
-        outer.append("channel = %s")
-        params.append(f.channel)
-    if f.category_id:
-        outer.append("category_id = %s")
-        params.append(f.category_id)
+    outer, params = f.filter_sql()
+    outer, params = ["created_at >= %s", *outer], [f.start, *params]
     sql = f"""
         SELECT count(*) FROM (
             SELECT created_at, channel, category_id,
@@ -569,14 +552,8 @@ def top_identifiers_live_by_kind(
 ) -> dict[str, list[dict[str, Any]]]:
     """The tops from the period's links and cases (one pass; the reference for the tests)."""
     adapt = reader().ops.adapt_datetimefield_value  # UTC text on SQLite
-    where = ["c.created_at >= %s", "c.created_at < %s"]
-    params: list[Any] = [adapt(f.start), adapt(f.end)]
-    if f.channel:
-        where.append("c.channel = %s")
-        params.append(f.channel)
-    if f.category_id:
-        where.append("c.category_id = %s")
-        params.append(f.category_id)
+    where, params = f.case_sql("c")
+    params[:2] = [adapt(f.start), adapt(f.end)]
     order = "COUNT(DISTINCT c.subscriber_id) DESC, COUNT(ci.case_id) DESC, i.value"
     sql = f"""
         SELECT kind, identifier_id, value, subscribers, cases FROM (
