@@ -112,6 +112,10 @@ def today_in_moscow() -> date:
 
 
 class ReportFilterForm(forms.Form):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")  # as the staff forms: «Период», not «Период:»
+        super().__init__(*args, **kwargs)
+
     PERIODS = [
         ("day", _("День")),
         ("week", _("Неделя")),
