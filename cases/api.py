@@ -1,18 +1,12 @@
 """REST API v1 for the 611 line (telephony) and the in-app chat backend.
 
-Thin views: check access, validate the input serializer, call a service from
-cases.services (which owns the transaction and writes the timeline with request.user as
-actor), render an output serializer.
+Thin views: ask cases.access for the case (404 if this account may not see it, 403 if it
+may see it but not do this), validate the input serializer, call a service from
+cases.services (which owns the transaction, the rules and the timeline, with request.user as
+actor), render an output serializer. Who may do what is written once, in cases/rules.py;
+the staff pages ask the same module, so the two agree (tests/test_parity.py).
 
-Who sees what:
-- staff (specialist, supervisor, manager) see every case, as in the staff UI; changes follow
-  cases/rules.py (a specialist works own or unassigned cases, a supervisor any, a manager
-  none);
-- an integration (service account) sees and works only the cases it created itself, and
-  may append chat lines to any case of channel «chat» (a chat the specialist opened by
-  hand). Other cases answer 404 to it, as if they did not exist. The screen pop
-  (subscriber lookup) shows the subscriber's whole history: that is what it is for;
-- a user without a role gets 403 everywhere.
+Writes take `If-Match: <version>` (the detail's ETag): a stale one answers 412.
 """
 
 from __future__ import annotations
@@ -22,13 +16,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import Http404
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status, viewsets
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -38,6 +32,15 @@ from rest_framework.views import APIView
 from playbooks.models import Category, Playbook, Step
 
 from . import serializers as s
+from .access import (
+    CaseAction,
+    access_case,
+    access_case_step,
+    may,
+    must_send_idempotency_key,
+    require_open_case,
+    require_subscriber_lookup,
+)
 from .filters import CaseFilter
 from .idempotency import (
     MAX_KEY_LENGTH,
@@ -46,10 +49,8 @@ from .idempotency import (
     request_fingerprint,
     to_json,
 )
-from .models import Case, Channel
-from .roles import Role, has_role
+from .models import Case
 from .selectors import (
-    case_get_detail,
     case_steps,
     identifiers_for_case,
     subscriber_find,
@@ -57,70 +58,31 @@ from .selectors import (
 )
 from .services import (
     case_add_identifier,
+    case_add_note,
     case_append_message,
     case_assign,
-    case_open,
+    case_open_with_steps,
     case_record_step,
     case_set_status,
     case_update,
-    subscriber_card_accessed,
 )
+from .subscribers import subscriber_card_accessed
 
 # --- Access --------------------------------------------------------------------------------
 
 
-def _require(request: Request, perm: str, obj: Any = None) -> None:
-    if not request.user.has_perm(perm, obj):
-        raise PermissionDenied(_("Недостаточно прав."))
-
-
-class CanViewCases(BasePermission):
-    """Any role: staff and integrations."""
+class CanUseCaseApi(BasePermission):
+    """Any role that may see some case: staff and integrations. Each case is then checked by
+    cases.access."""
 
     def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.has_perm("cases.view_case"))
+        return may(request.user, CaseAction.VIEW)
 
 
-API_PERMISSIONS = [IsAuthenticated, CanViewCases]
+API_PERMISSIONS = [IsAuthenticated, CanUseCaseApi]
 
 
-def _integration_only(user: Any) -> bool:
-    return has_role(user, Role.INTEGRATION) and not has_role(
-        user, Role.SPECIALIST, Role.SUPERVISOR, Role.MANAGER
-    )
-
-
-def cases_visible_to(user: Any, queryset: QuerySet[Case] | None = None) -> QuerySet[Case]:
-    queryset = Case.objects.all() if queryset is None else queryset
-    if _integration_only(user):
-        return queryset.filter(created_by=user)
-    return queryset
-
-
-def _case_or_404(request: Request, case_id: int, *, chat: bool = False) -> Case:
-    """The case if this user may see it (an integration: its own; with chat=True also any
-    chat case), else 404."""
-    queryset = Case.objects.all()
-    if _integration_only(request.user):
-        visible = Q(created_by=request.user)
-        if chat:
-            visible |= Q(channel=Channel.CHAT)
-        queryset = queryset.filter(visible)
-    case = queryset.filter(pk=case_id).first()
-    if case is None:
-        raise Http404
-    return case
-
-
-def _can_work(user: Any, case: Case) -> bool:
-    """Steps and identifiers: the staff who may change the case, or the integration that
-    opened it (the IVR captures the scammer's number; the chat bot walks the steps)."""
-    if user.has_perm("cases.change_case", case):
-        return True
-    return has_role(user, Role.INTEGRATION) and case.created_by_id == user.pk
-
-
-def _parse_if_match(request: Request) -> int | None:
+def parse_if_match(request: Request) -> int | None:
     """If-Match: 7, "7" or W/"7" → 7; absent or * → None (no check)."""
     raw = request.headers.get("If-Match")
     if raw is None or raw.strip() == "*":
@@ -131,7 +93,7 @@ def _parse_if_match(request: Request) -> int | None:
     return int(match.group(1))
 
 
-def _with_etag(response: Response, version: int) -> Response:
+def with_etag(response: Response, version: int) -> Response:
     response["ETag"] = f'"{version}"'
     return response
 
@@ -175,7 +137,7 @@ class SubscriberLookupApi(APIView):
         responses={200: s.SubscriberLookupSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        _require(request, "cases.view_subscriber")
+        require_subscriber_lookup(request.user)
         query = LookupQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         subscriber = subscriber_find(phone=query.validated_data["phone"])
@@ -217,7 +179,7 @@ class CaseListOpenApi(generics.GenericAPIView):
     serializer_class = s.CaseListSerializer
 
     def get_queryset(self) -> QuerySet[Case]:
-        return cases_visible_to(self.request.user, Case.objects.for_list())
+        return Case.objects.for_list().visible_to(self.request.user)
 
     @extend_schema(operation_id="cases_list", responses={200: s.CaseListSerializer(many=True)})
     def get(self, request: Request) -> Response:
@@ -241,12 +203,12 @@ class CaseListOpenApi(generics.GenericAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        _require(request, "cases.add_case")
+        require_open_case(request.user)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise ValidationError({"Idempotency-Key": [_("Слишком длинный или неверный ключ.")]})
         if not key:
-            if has_role(request.user, Role.INTEGRATION):
+            if must_send_idempotency_key(request.user):
                 raise ValidationError(
                     {"Idempotency-Key": [_("Интеграции обязаны передавать Idempotency-Key.")]}
                 )
@@ -268,8 +230,9 @@ class CaseListOpenApi(generics.GenericAPIView):
         data.is_valid(raise_exception=True)
         fields = data.validated_data
         category: Category = fields.pop("category")
+        steps: list[Step] | None = None
         try:
-            case = case_open(actor=request.user, category=category, **fields)
+            opened = case_open_with_steps(actor=request.user, category=category, **fields)
         except (IntegrityError, DjangoValidationError):
             # The second guard: this integration already sent this call/chat id. full_clean()
             # reports it as a constraint error; a concurrent twin hits the unique index.
@@ -280,11 +243,11 @@ class CaseListOpenApi(generics.GenericAPIView):
             playbook = version.playbook if version else None
             status_code = status.HTTP_200_OK
         else:
+            case, steps = opened.case, opened.steps
             # The category was loaded with its playbook and current version: the pinned one.
             playbook = getattr(category, "playbook", None)
             version = playbook.current_version if playbook else None
             status_code = status.HTTP_201_CREATED
-        steps = getattr(case, "playbook_steps", None)
         if steps is None:
             steps = list(Step.objects.filter(version_id=version.pk)) if version else []
         context = {"playbook": playbook, "playbook_version": version, "steps": steps}
@@ -306,12 +269,7 @@ class CaseDetailApi(APIView):
 
     @extend_schema(operation_id="cases_retrieve", responses={200: s.CaseDetailSerializer, **ERRORS})
     def get(self, request: Request, case_id: int) -> Response:
-        try:
-            case = case_get_detail(case_id=case_id)
-        except Case.DoesNotExist:
-            raise Http404 from None
-        if _integration_only(request.user) and case.created_by_id != request.user.pk:
-            raise Http404
+        case = access_case(request.user, case_id, queryset=Case.objects.for_detail())
         prefetch_related_objects([case], "reminders")
         rows = case_steps(case=case)
         context = {
@@ -320,7 +278,7 @@ class CaseDetailApi(APIView):
             "identifiers": identifiers_for_case(case=case),
         }
         data = s.CaseDetailSerializer(case, context=context).data
-        return _with_etag(Response(data), case.version)
+        return with_etag(Response(data), case.version)
 
     @extend_schema(
         operation_id="cases_update",
@@ -333,14 +291,13 @@ class CaseDetailApi(APIView):
         },
     )
     def patch(self, request: Request, case_id: int) -> Response:
-        case = _case_or_404(request, case_id)
-        _require(request, "cases.change_case", case)
-        expected = _parse_if_match(request)
+        case = access_case(request.user, case_id, for_=CaseAction.CHANGE)
+        expected = parse_if_match(request)
         data = s.CaseUpdateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         case = self._apply(request, case, expected, dict(data.validated_data))
         case = Case.objects.for_list().get(pk=case.pk)
-        return _with_etag(Response(s.CaseListSerializer(case).data), case.version)
+        return with_etag(Response(s.CaseListSerializer(case).data), case.version)
 
     def _apply(self, request: Request, case: Case, expected: int | None, changes: dict) -> Case:
         """Each part goes through its service; all in one transaction, so a refusal in the
@@ -395,8 +352,7 @@ class CaseMessageCreateApi(APIView):
         },
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = _case_or_404(request, case_id, chat=True)
-        _require(request, "cases.add_chatmessage")
+        case = access_case(request.user, case_id, for_=CaseAction.CHAT)
         data = s.ChatMessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         message, created = case_append_message(case=case, actor=request.user, **data.validated_data)
@@ -413,20 +369,24 @@ class CaseStepRecordApi(APIView):
 
     @extend_schema(
         operation_id="cases_steps_record",
+        parameters=[IF_MATCH_HEADER],
         request=s.StepOutcomeInputSerializer,
         responses={200: s.StepOutcomeSerializer, **ERRORS},
     )
     def post(self, request: Request, case_id: int, step_id: int) -> Response:
-        case = _case_or_404(request, case_id)
-        if not _can_work(request.user, case):
-            raise PermissionDenied(_("Недостаточно прав."))
-        step = Step.objects.filter(pk=step_id).first()
-        if step is None:
-            raise Http404
+        case = access_case(request.user, case_id, for_=CaseAction.WORK)
+        step = access_case_step(case, step_id)
+        expected = parse_if_match(request)
         data = s.StepOutcomeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        outcome = case_record_step(case=case, step=step, actor=request.user, **data.validated_data)
-        return Response(s.StepOutcomeSerializer(outcome).data)
+        outcome = case_record_step(
+            case=case,
+            step=step,
+            actor=request.user,
+            expected_version=expected,
+            **data.validated_data,
+        )
+        return with_etag(Response(s.StepOutcomeSerializer(outcome).data), outcome.case.version)
 
 
 class CaseIdentifierAddApi(APIView):
@@ -436,17 +396,58 @@ class CaseIdentifierAddApi(APIView):
 
     @extend_schema(
         operation_id="cases_identifiers_add",
+        parameters=[IF_MATCH_HEADER],
         request=s.IdentifierInputSerializer,
         responses={201: s.IdentifierSerializer, **ERRORS},
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = _case_or_404(request, case_id)
-        if not _can_work(request.user, case):
-            raise PermissionDenied(_("Недостаточно прав."))
+        case = access_case(request.user, case_id, for_=CaseAction.WORK)
+        expected = parse_if_match(request)
         data = s.IdentifierInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        identifier = case_add_identifier(case=case, actor=request.user, **data.validated_data)
+        identifier = case_add_identifier(
+            case=case, actor=request.user, expected_version=expected, **data.validated_data
+        )
         return Response(s.IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
+
+
+class NoteInputSerializer(serializers.Serializer):
+    # The length rule is the service's (case_add_note); this only bounds the request.
+    text = serializers.CharField(max_length=100_000, trim_whitespace=False)
+
+
+class NoteSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CaseNoteAddApi(APIView):
+    """A note in the case's timeline (the staff page's «Заметка»)."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="cases_notes_add",
+        parameters=[IF_MATCH_HEADER],
+        request=NoteInputSerializer,
+        responses={
+            201: NoteSerializer,
+            412: OpenApiResponse(s.ErrorSerializer, description="Версия устарела"),
+            **ERRORS,
+        },
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = access_case(request.user, case_id, for_=CaseAction.CHANGE)
+        expected = parse_if_match(request)
+        data = NoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        event = case_add_note(
+            case=case, actor=request.user, text=data.validated_data["text"],
+            expected_version=expected,
+        )  # fmt: skip
+        response = Response(NoteSerializer(event).data, status=status.HTTP_201_CREATED)
+        return with_etag(response, event.case.version)
 
 
 # --- Reference data --------------------------------------------------------------------------

@@ -26,6 +26,7 @@ urlpatterns = [
         api.CaseStepRecordApi.as_view(),
         name="case-step",
     ),
+    path("cases/<int:case_id>/notes/", api.CaseNoteAddApi.as_view(), name="case-notes"),
     path(
         "cases/<int:case_id>/identifiers/",
         api.CaseIdentifierAddApi.as_view(),

@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from playbooks.models import Category
 
 from .models import Channel, Outcome, ScammerIdentifier, Status, StepOutcome
+from .phones import normalize_msisdn
 from .roles import Role
 from .selectors import CaseFilters
-from .services import normalize_msisdn
 
 # Russia's zones, west to east, with the offset from Moscow a specialist says aloud.
 RUSSIAN_TIME_ZONES = [
@@ -127,12 +127,33 @@ class NewContactForm(StaffForm):
         return data
 
 
-class StepForm(StaffForm):
-    result = forms.ChoiceField(choices=StepOutcome.Result.choices)
-    note = forms.CharField(required=False, max_length=2000)
+STALE_FORM = _("Форма устарела: обновите страницу.")
 
 
-class NoteForm(StaffForm):
+class CaseWriteForm(StaffForm):
+    """A write on a case carries the version of the case the person saw (the page renders it
+    as <input name="version" class="case-version">); the service refuses a stale one."""
+
+    version = forms.IntegerField(
+        widget=forms.HiddenInput,
+        min_value=1,
+        error_messages={"required": STALE_FORM, "invalid": STALE_FORM, "min_value": STALE_FORM},
+    )
+
+
+class StepForm(CaseWriteForm):
+    result = forms.ChoiceField(
+        choices=StepOutcome.Result.choices,
+        error_messages={
+            "required": _("Выберите результат шага."),
+            "invalid_choice": _("Выберите результат шага."),
+        },
+    )
+    # The limit is the service's (case_record_step); the form only keeps what was typed.
+    note = forms.CharField(required=False)
+
+
+class NoteForm(CaseWriteForm):
     text = forms.CharField(
         label=_("Заметка"),
         widget=forms.Textarea(attrs={"rows": 3, "accesskey": "z"}),
@@ -140,7 +161,7 @@ class NoteForm(StaffForm):
     )
 
 
-class IdentifierForm(StaffForm):
+class IdentifierForm(CaseWriteForm):
     kind = forms.ChoiceField(label=_("Тип"), choices=ScammerIdentifier.Kind.choices)
     value = forms.CharField(
         label=_("Значение"),
@@ -149,7 +170,7 @@ class IdentifierForm(StaffForm):
     )
 
 
-class ReminderForm(StaffForm):
+class ReminderForm(CaseWriteForm):
     """A specialist's SMS to the subscriber. `request_id` is made when the form is rendered,
     so a double submit (or a retry after a timeout) schedules one SMS, not two."""
 
@@ -190,8 +211,15 @@ class ReminderForm(StaffForm):
         return timezone.now() + timedelta(minutes=self.cleaned_data["delay"])
 
 
-class StatusForm(StaffForm):
-    version = forms.IntegerField(widget=forms.HiddenInput)
+class TakeForm(CaseWriteForm):
+    pass
+
+
+class SmsCancelForm(CaseWriteForm):
+    pass
+
+
+class StatusForm(CaseWriteForm):
     status = forms.ChoiceField(label=_("Новый статус"), choices=Status.choices)
     outcome = forms.ChoiceField(
         label=_("Итог"), choices=[("", _("— итог —")), *Outcome.choices], required=False
@@ -202,12 +230,6 @@ class StatusForm(StaffForm):
         super().__init__(*args, **kwargs)
         allowed = set(case.allowed_next_statuses())
         self.fields["status"].choices = [(v, lbl) for v, lbl in Status.choices if v in allowed]
-
-    def clean(self):
-        data = super().clean()
-        if data.get("status") in (Status.RESOLVED, Status.CLOSED) and not data.get("outcome"):
-            self.add_error("outcome", _("Укажите итог обращения."))
-        return data
 
 
 def specialists_queryset():

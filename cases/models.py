@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, models
@@ -11,6 +12,16 @@ from phonenumber_field.modelfields import PhoneNumberField
 from timezone_field import TimeZoneField
 
 from playbooks.models import Category, PlaybookVersion, Priority, Step
+
+# The workflow's vocabulary lives in cases.choices; imported here too, where most code looks.
+from .choices import OPEN_STATUSES as OPEN_STATUSES
+from .choices import OUTCOMES_CANCELLING_SMS as OUTCOMES_CANCELLING_SMS
+from .choices import OUTCOMES_WITHOUT_STEPS as OUTCOMES_WITHOUT_STEPS
+from .choices import TRANSITIONS as TRANSITIONS
+from .choices import Channel as Channel
+from .choices import Outcome as Outcome
+from .choices import Status as Status
+from .rules import visible_cases_q
 
 
 class Subscriber(models.Model):
@@ -31,47 +42,6 @@ class Subscriber(models.Model):
         return str(self.msisdn)
 
 
-class Channel(models.TextChoices):
-    HOTLINE = "hotline", _("Линия 611")
-    CHAT = "chat", _("Чат в приложении")
-    OTHER = "other", _("Другое")
-
-
-class Status(models.TextChoices):
-    NEW = "new", _("Новое")
-    IN_PROGRESS = "in_progress", _("В работе")
-    WAITING = "waiting", _("Ждём абонента")
-    RESOLVED = "resolved", _("Решено")
-    CLOSED = "closed", _("Закрыто")
-
-
-OPEN_STATUSES = (Status.NEW, Status.IN_PROGRESS, Status.WAITING)
-
-# The workflow: from each status, where a case may go. resolved/closed → in_progress is a reopen.
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    Status.NEW: (Status.IN_PROGRESS, Status.WAITING, Status.RESOLVED, Status.CLOSED),
-    Status.IN_PROGRESS: (Status.WAITING, Status.RESOLVED, Status.CLOSED),
-    Status.WAITING: (Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED),
-    Status.RESOLVED: (Status.CLOSED, Status.IN_PROGRESS),
-    Status.CLOSED: (Status.IN_PROGRESS,),
-}
-
-
-class Outcome(models.TextChoices):
-    NO_HARM = "no_harm", _("Ущерба нет")
-    CODE_DISCLOSED = "code_disclosed", _("Код раскрыт")
-    ACCOUNT_TAKEN_OVER = "account_taken_over", _("Аккаунт захвачен")
-    MONEY_LOST = "money_lost", _("Потеряны деньги")
-    REFERRED_BANK = "referred_bank", _("Направлен в банк")
-    REFERRED_GOSUSLUGI = "referred_gosuslugi", _("Направлен в поддержку Госуслуг")
-    REFERRED_POLICE = "referred_police", _("Направлен в полицию")
-    DUPLICATE = "duplicate", _("Дубликат")
-
-
-# Outcomes that need no playbook work: nothing happened, or the case is handled elsewhere.
-OUTCOMES_WITHOUT_STEPS = (Outcome.DUPLICATE,)
-
-
 class CaseQuerySet(models.QuerySet["Case"]):
     def open(self) -> CaseQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
@@ -81,6 +51,21 @@ class CaseQuerySet(models.QuerySet["Case"]):
 
     def for_list(self) -> CaseQuerySet:
         return self.select_related("subscriber", "category", "assignee")
+
+    def for_detail(self) -> CaseQuerySet:
+        """Everything the case page and the API's detail show, in a fixed number of queries."""
+        return self.select_related(
+            "subscriber", "category", "assignee", "created_by", "playbook_version__playbook"
+        ).prefetch_related(
+            models.Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),
+            models.Prefetch("step_outcomes", queryset=StepOutcome.objects.select_related("actor")),
+            "messages",
+        )
+
+    def visible_to(self, user: Any) -> CaseQuerySet:
+        """The cases this user may see (cases.rules `cases.view_case`, as a filter)."""
+        condition = visible_cases_q(user)
+        return self if condition is None else self.filter(condition)
 
     def search(self, text: str) -> CaseQuerySet:
         """Text search over summary and description, for the API and the staff lists.

@@ -15,6 +15,10 @@ class Role(StrEnum):
     INTEGRATION = "integration"
 
 
+# The people who use the staff pages (integrations are machines).
+STAFF_ROLES = frozenset({Role.SPECIALIST, Role.SUPERVISOR, Role.MANAGER})
+
+
 def user_roles(user: AbstractBaseUser | AnonymousUser | None) -> frozenset[str]:
     """The user's role names, read once per request and kept on the user object."""
     if user is None or not user.is_authenticated:

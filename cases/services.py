@@ -4,26 +4,35 @@ every entry point (staff pages, API, admin, commands) goes through these."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-import phonenumbers
-from auditlog.signals import accessed
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from phonenumbers import timezone as pn_timezone
 
 from fraudcenter.ops import CASES_OPENED
 from playbooks.models import Category, Priority, Step
+from reminders.models import Reminder
+from reminders.services import (
+    reminder_cancel,
+    reminder_find_manual,
+    reminder_schedule_for_step,
+    reminder_schedule_manual,
+    reminders_cancel_pending_for_case,
+    reminders_schedule_on_open,
+)
 
+from .access import may_assign, may_take, require_supervisor
 from .models import (
+    OUTCOMES_CANCELLING_SMS,
     OUTCOMES_WITHOUT_STEPS,
     Case,
     CaseEvent,
@@ -34,9 +43,13 @@ from .models import (
     StaffProfile,
     Status,
     StepOutcome,
-    Subscriber,
 )
+from .phones import default_time_zone as default_time_zone
+from .phones import normalize_msisdn as normalize_msisdn
 from .roles import Role, has_role
+from .subscribers import subscriber_card_accessed as subscriber_card_accessed
+from .subscribers import subscriber_get_or_create
+from .subscribers import subscriber_set_opt_out as subscriber_set_opt_out
 
 User = AbstractBaseUser
 
@@ -47,73 +60,6 @@ class CaseConflict(Exception):
     def __init__(self, current_version: int) -> None:
         super().__init__(_("Обращение уже изменил другой сотрудник. Обновите страницу."))
         self.current_version = current_version
-
-
-# --- Phone numbers ----------------------------------------------------------------------------
-
-
-def normalize_msisdn(raw: str) -> str:
-    """Any common Russian format → E.164; a number that cannot be a phone is refused."""
-    text = (raw or "").strip()
-    if not text:
-        raise ValidationError(_("Укажите номер телефона."), code="required")
-    if len(re.sub(r"\D", "", text)) > 15 or re.search(r"[^\d\s()+\-.]", text):
-        raise ValidationError(_("Номер телефона указан неверно."), code="invalid")
-    try:
-        number = phonenumbers.parse(text, "RU")
-    except phonenumbers.NumberParseException as exc:
-        raise ValidationError(_("Номер телефона указан неверно."), code="invalid") from exc
-    if not phonenumbers.is_valid_number(number):
-        raise ValidationError(_("Такого номера телефона не существует."), code="invalid")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def default_time_zone(msisdn: str) -> str:
-    """The number's zone when the numbering plan pins one (landlines); else Moscow.
-
-    A Russian mobile number maps to many zones, so the specialist asks and sets it."""
-    zones = pn_timezone.time_zones_for_number(phonenumbers.parse(msisdn))
-    if len(zones) == 1 and zones[0] != pn_timezone.UNKNOWN_TIMEZONE:
-        return zones[0]
-    return "Europe/Moscow"
-
-
-# --- Subscribers ------------------------------------------------------------------------------
-
-
-def subscriber_get_or_create(
-    *, phone: str, name: str = "", time_zone: str | None = None
-) -> tuple[Subscriber, bool]:
-    msisdn = normalize_msisdn(phone)
-    defaults: dict[str, Any] = {"time_zone": time_zone or default_time_zone(msisdn)}
-    if name:
-        defaults["name"] = name
-    # Most callers are known numbers: one SELECT, and a savepoint only for a new number.
-    try:
-        return Subscriber.objects.get(msisdn=msisdn), False
-    except Subscriber.DoesNotExist:
-        pass
-    try:
-        with transaction.atomic():
-            return Subscriber.objects.create(msisdn=msisdn, **defaults), True
-    except IntegrityError:
-        # Two intakes for a new number at once: the other one created it.
-        return Subscriber.objects.get(msisdn=msisdn), False
-
-
-@transaction.atomic
-def subscriber_set_opt_out(*, subscriber: Subscriber, opt_out: bool) -> Subscriber:
-    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
-    if subscriber.sms_opt_out != opt_out:
-        subscriber.sms_opt_out = opt_out
-        subscriber.sms_opt_out_at = timezone.now() if opt_out else None
-        subscriber.save(update_fields=["sms_opt_out", "sms_opt_out_at"])
-    return subscriber
-
-
-def subscriber_card_accessed(*, subscriber: Subscriber) -> None:
-    """Opening a subscriber's card is a read of personal data: the audit log keeps it."""
-    accessed.send(sender=Subscriber, instance=subscriber)
 
 
 # --- Cases ------------------------------------------------------------------------------------
@@ -130,8 +76,21 @@ def compute_due_at(*, category: Category, created_at: datetime, urgent: bool) ->
     return created_at + timedelta(minutes=minutes)
 
 
+@dataclass(frozen=True)
+class OpenedCase:
+    """A new case and its pinned playbook version's steps (read once, while opening)."""
+
+    case: Case
+    steps: list[Step]
+
+
+def case_open(**kwargs: Any) -> Case:
+    """case_open_with_steps() for callers that only need the case."""
+    return case_open_with_steps(**kwargs).case
+
+
 @transaction.atomic
-def case_open(
+def case_open_with_steps(
     *,
     actor: User | None,
     channel: str,
@@ -149,7 +108,7 @@ def case_open(
     external_id: str = "",
     priority: int | None = None,
     assignee: User | None = None,
-) -> Case:
+) -> OpenedCase:
     """Open a case: subscriber found or created, playbook version pinned, deadline set.
 
     Triage: a disclosed code or password makes the case urgent with the short deadline,
@@ -185,7 +144,7 @@ def case_open(
     )
     # Related rows were just fetched or made; checking each FK again costs a query apiece.
     # The unique external_id is left to its index: the caller turns the IntegrityError into
-    # "this call was already logged" (cases.api.CaseListCreateApi._open).
+    # "this call was already logged" (cases.api.CaseListOpenApi._open).
     case.full_clean(
         exclude=["number", "subscriber", "category", "playbook_version", "created_by", "assignee"],
         validate_constraints=False,
@@ -194,31 +153,40 @@ def case_open(
     case.number = f"{now.year % 100:02d}-{case.pk:06d}"
     Case.objects.filter(pk=case.pk).update(number=case.number)
     _event(case, CaseEvent.Kind.CREATED, actor, channel=channel, urgent=urgent)
-    from reminders.services import reminders_schedule_on_open
-
     # The pinned version's steps, read once: its on_open SMS are scheduled in this transaction
     # (+2 bulk inserts if any) and the caller shows the steps without another query.
     version_id = case.playbook_version_id
     steps = list(Step.objects.filter(version_id=version_id)) if version_id else []
     reminders_schedule_on_open(case=case, actor=actor, steps=steps)
-    case.playbook_steps = steps  # type: ignore[attr-defined]
     transaction.on_commit(lambda: CASES_OPENED.labels(channel).inc())
-    return case
+    return OpenedCase(case=case, steps=steps)
 
 
 def _lock(case: Case, expected_version: int | None) -> Case:
+    """The case's row, locked for this transaction; a stale expected version is refused."""
     locked = Case.objects.select_for_update().get(pk=case.pk)
-    if expected_version is not None and locked.version != expected_version:
-        raise CaseConflict(locked.version)
+    _check_version(locked, expected_version)
     return locked
 
 
+def _check_version(locked: Case, expected_version: int | None) -> None:
+    # None: the caller did not say which version it saw (an integration without If-Match).
+    if expected_version is not None and locked.version != expected_version:
+        raise CaseConflict(locked.version)
+
+
 def _save(case: Case, fields: list[str], actor: User | None) -> None:
+    """Every write on a case moves its version on, so that the next stale write is refused."""
     case.version += 1
     if case.first_action_at is None and actor is not None and actor.is_authenticated:
         case.first_action_at = timezone.now()
         fields.append("first_action_at")
     case.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def _require_open(case: Case, message: str) -> None:
+    if not case.is_open:
+        raise ValidationError(message, code="case_closed")
 
 
 def open_required_steps(case: Case) -> list[Step]:
@@ -288,9 +256,7 @@ def case_set_status(
     case.status = status
     _save(case, fields, actor)
     _event(case, CaseEvent.Kind.STATUS, actor, comment, old=old, new=status, outcome=case.outcome)
-    from reminders.services import CANCELLING_OUTCOMES, reminders_cancel_pending_for_case
-
-    if status in (Status.RESOLVED, Status.CLOSED) and case.outcome in CANCELLING_OUTCOMES:
+    if status in (Status.RESOLVED, Status.CLOSED) and case.outcome in OUTCOMES_CANCELLING_SMS:
         # No harm or a duplicate: the follow-up advice is not needed; what is pending goes.
         reminders_cancel_pending_for_case(case=case, actor=actor, reason=f"outcome:{case.outcome}")
     return case
@@ -327,10 +293,9 @@ def case_assign(
 ) -> Case:
     """Supervisors assign anyone; a specialist may only take an unassigned case for themself."""
     case = _lock(case, expected_version)
-    if not has_role(actor, Role.SUPERVISOR):
-        taking = assignee is not None and assignee.pk == actor.pk and case.assignee_id is None
-        if not (has_role(actor, Role.SPECIALIST) and taking):
-            raise PermissionDenied(_("Назначать обращения может только старший смены."))
+    taking = assignee is not None and assignee.pk == actor.pk
+    if not (may_assign(actor) or (taking and may_take(actor, case))):
+        raise PermissionDenied(_("Назначать обращения может только старший смены."))
     if assignee is not None and not has_role(assignee, Role.SPECIALIST, Role.SUPERVISOR):
         raise ValidationError({"assignee": _("Назначить можно только специалиста.")})
     if case.assignee_id == (assignee.pk if assignee else None):
@@ -342,27 +307,54 @@ def case_assign(
     return case
 
 
+NOTE_MAX_LENGTH = 5000
+STEP_NOTE_MAX_LENGTH = 2000
+
+
+def _check_length(field: str, text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise ValidationError(
+            {
+                field: _("Слишком длинный текст: %(n)d символов, можно не больше %(max)d.")
+                % {"n": len(text), "max": limit}
+            }
+        )
+
+
 @transaction.atomic
-def case_add_note(*, case: Case, actor: User, text: str) -> CaseEvent:
+def case_add_note(
+    *, case: Case, actor: User, text: str, expected_version: int | None = None
+) -> CaseEvent:
+    """A note in the timeline; closed cases take notes too (the subscriber called back)."""
     text = text.strip()
     if not text:
         raise ValidationError({"text": _("Заметка пуста.")})
-    case = _lock(case, None)
+    _check_length("text", text, NOTE_MAX_LENGTH)
+    case = _lock(case, expected_version)
     _save(case, [], actor)
     return _event(case, CaseEvent.Kind.NOTE, actor, text)
 
 
 @transaction.atomic
 def case_record_step(
-    *, case: Case, step: Step, result: str, actor: User, note: str = ""
+    *,
+    case: Case,
+    step: Step,
+    result: str,
+    actor: User,
+    note: str = "",
+    expected_version: int | None = None,
 ) -> StepOutcome:
-    """Record (or correct) a step's outcome; the step must belong to the case's pinned version."""
-    case = _lock(case, None)
+    """Record (or correct) a step's outcome; the step must belong to the case's pinned version
+    and the case must be open (a closed case's playbook is history; reopen it to change it)."""
+    case = _lock(case, expected_version)
     if step.version_id != case.playbook_version_id:
         raise ValidationError({"step": _("Этот шаг не из сценария обращения.")})
+    _require_open(case, _("Обращение закрыто: чтобы менять шаги, верните его в работу."))
     if result not in StepOutcome.Result.values:
         raise ValidationError({"result": _("Неизвестный результат шага.")})
-    outcome, created = StepOutcome.objects.update_or_create(
+    _check_length("note", note, STEP_NOTE_MAX_LENGTH)
+    outcome, _created = StepOutcome.objects.update_or_create(
         case=case,
         step=step,
         defaults={"result": result, "note": note, "actor": actor, "recorded_at": timezone.now()},
@@ -370,8 +362,6 @@ def case_record_step(
     _save(case, [], actor)
     _event(case, CaseEvent.Kind.STEP, actor, note, step=step.pk, title=step.title, result=result)
     if result == StepOutcome.Result.DONE and step.sms_trigger == Step.SmsTrigger.ON_DONE:
-        from reminders.services import reminder_schedule_for_step
-
         reminder_schedule_for_step(case=case, step=step, actor=actor)
     return outcome
 
@@ -405,16 +395,20 @@ def normalize_identifier(kind: str, value: str) -> str:
 
 
 @transaction.atomic
-def case_add_identifier(*, case: Case, kind: str, value: str, actor: User) -> ScammerIdentifier:
+def case_add_identifier(
+    *, case: Case, kind: str, value: str, actor: User, expected_version: int | None = None
+) -> ScammerIdentifier:
+    """Link a scammer identifier to the case. Linking one that is already there changes
+    nothing and is not refused for a stale version (a retried request)."""
     normalized = normalize_identifier(kind, value)
     case = _lock(case, None)
     identifier, _created = ScammerIdentifier.objects.get_or_create(kind=kind, value=normalized)
-    _link, linked = CaseIdentifier.objects.get_or_create(
-        case=case, identifier=identifier, defaults={"added_by": actor}
-    )
-    if linked:
-        _save(case, [], actor)
-        _event(case, CaseEvent.Kind.IDENTIFIER, actor, identifier_kind=kind, value=normalized)
+    if CaseIdentifier.objects.filter(case=case, identifier=identifier).exists():
+        return identifier
+    _check_version(case, expected_version)
+    CaseIdentifier.objects.create(case=case, identifier=identifier, added_by=actor)
+    _save(case, [], actor)
+    _event(case, CaseEvent.Kind.IDENTIFIER, actor, identifier_kind=kind, value=normalized)
     return identifier
 
 
@@ -422,7 +416,10 @@ def case_add_identifier(*, case: Case, kind: str, value: str, actor: User) -> Sc
 def case_append_message(
     *, case: Case, external_id: str, author: str, text: str, sent_at: datetime, actor: User
 ) -> tuple[ChatMessage, bool]:
-    """Append a chat line; the same external_id twice is the same line (retries are safe)."""
+    """Append a chat line; the same external_id twice is the same line (retries are safe).
+
+    Not a change of the case by a person: the version stays, so a specialist's form on the
+    page is not refused because the subscriber wrote meanwhile."""
     existing = ChatMessage.objects.filter(case=case, external_id=external_id).first()
     if existing:
         return existing, False
@@ -437,6 +434,51 @@ def case_append_message(
     return message, created
 
 
+# --- The case's SMS ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def case_sms_schedule(
+    *,
+    case: Case,
+    text: str,
+    send_after: datetime | None,
+    request_id: str,
+    actor: User,
+    expected_version: int | None = None,
+) -> tuple[Reminder, bool]:
+    """A specialist's SMS to the subscriber: (reminder, created). The SMS rules (open case, no
+    «СТОП», length, no links) are reminders.services'; this adds the case's version.
+
+    A retry of a request that got through (same request id) is answered with its SMS even
+    though the version has moved on since: that is the retry's own write."""
+    case = _lock(case, None)
+    if reminder_find_manual(case=case, request_id=request_id) is None:
+        _check_version(case, expected_version)
+    reminder, created = reminder_schedule_manual(
+        case=case, text=text, send_after=send_after, request_id=request_id, actor=actor
+    )
+    if created:
+        _save(case, [], actor)
+    return reminder, created
+
+
+@transaction.atomic
+def case_sms_cancel(
+    *, case: Case, reminder: Reminder, actor: User, expected_version: int | None = None
+) -> Reminder:
+    """Cancel one of the case's scheduled SMS; cancelling it twice is harmless."""
+    case = _lock(case, None)
+    if reminder.case_id != case.pk:
+        raise ValidationError(_("Это SMS другого обращения."))
+    if reminder.status == Reminder.Status.CANCELLED:
+        return reminder
+    _check_version(case, expected_version)
+    reminder = reminder_cancel(reminder=reminder, actor=actor, reason="manual")
+    _save(case, [], actor)
+    return reminder
+
+
 # --- Staff and the queue ----------------------------------------------------------------------
 
 
@@ -446,15 +488,10 @@ def staff_profile_for(user: User) -> StaffProfile:
     return profile
 
 
-def _require_supervisor(actor: User) -> None:
-    if not has_role(actor, Role.SUPERVISOR):
-        raise PermissionDenied(_("Это действие доступно только старшему смены."))
-
-
 @transaction.atomic
 def staff_set_availability(*, actor: User, user: User, is_available: bool) -> StaffProfile:
     """A supervisor marks a specialist on shift (available) or absent."""
-    _require_supervisor(actor)
+    require_supervisor(actor)
     if not has_role(user, Role.SPECIALIST, Role.SUPERVISOR):
         raise ValidationError({"user": _("Это не специалист.")})
     StaffProfile.objects.get_or_create(user=user)
@@ -475,7 +512,7 @@ def cases_auto_assign(*, actor: User, limit: int = 100) -> list[Case]:
     committed; the cases are claimed with SKIP LOCKED, so a case someone is assigning by
     hand right now is left alone. On SQLite select_for_update is a no-op, but our
     transactions are IMMEDIATE (settings), which serialises writers just the same."""
-    _require_supervisor(actor)
+    require_supervisor(actor)
     specialists = list(
         get_user_model()
         .objects.filter(groups__name=Role.SPECIALIST, is_active=True)

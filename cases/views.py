@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,16 +17,25 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from playbooks.models import Step
+from reminders.access import access_reminder
 from reminders.models import Reminder
-from reminders.selectors import reminder_get_for_case, reminder_is_cancellable, reminders_for_case
-from reminders.services import (
-    ReminderConflict,
-    reminder_cancel,
-    reminder_check_can_change,
-    reminder_schedule_manual,
-)
+from reminders.selectors import reminder_is_cancellable, reminders_for_case
+from reminders.services import ReminderConflict
 
+from .access import (
+    CaseAction,
+    access_case,
+    access_case_step,
+    may,
+    may_assign,
+    may_take,
+    require_open_case,
+    require_queue,
+    require_subscriber_lookup,
+    require_supervisor,
+    require_workspace,
+    visible_cases,
+)
 from .forms import (
     AssignForm,
     AvailabilityForm,
@@ -35,15 +44,17 @@ from .forms import (
     NewContactForm,
     NoteForm,
     ReminderForm,
+    SmsCancelForm,
     StatusForm,
     StepForm,
+    TakeForm,
     specialists_queryset,
 )
 from .models import Case, ScammerIdentifier, StepOutcome
+from .phones import default_time_zone, normalize_msisdn
 from .roles import Role, user_roles
 from .selectors import (
     CaseFilters,
-    case_get_detail,
     case_list,
     case_steps,
     identifiers_for_case,
@@ -60,12 +71,18 @@ from .services import (
     case_open,
     case_record_step,
     case_set_status,
+    case_sms_cancel,
+    case_sms_schedule,
     cases_auto_assign,
-    default_time_zone,
-    normalize_msisdn,
     staff_profile_for,
     staff_set_availability,
-    subscriber_card_accessed,
+)
+from .subscribers import subscriber_card_accessed
+
+# What a stale write says on every staff form; the API answers 412 instead.
+CONFLICT_MESSAGE = _(
+    "Пока вы смотрели страницу, обращение изменил другой сотрудник. "
+    "Ваши изменения не сохранены: проверьте актуальные данные и повторите."
 )
 
 
@@ -90,31 +107,23 @@ def lockout(request: HttpRequest, original_response=None, credentials=None) -> H
     )
 
 
-# --- Access helpers ---------------------------------------------------------------------------
+# --- Access ---------------------------------------------------------------------------------
 
 
-def _require_staff(request: HttpRequest) -> frozenset[str]:
-    roles = user_roles(request.user)
-    if not roles & {Role.SPECIALIST, Role.SUPERVISOR, Role.MANAGER}:
-        raise PermissionDenied(_("Нет доступа к рабочему месту."))
-    return roles
+def _case(request: HttpRequest, pk: int, for_: CaseAction = CaseAction.VIEW) -> Case:
+    """The case with everything its page shows, if this person may do `for_` to it (the
+    access module answers 404 or 403)."""
+    require_workspace(request.user)
+    return access_case(request.user, pk, for_=for_, queryset=Case.objects.for_detail())
 
 
-def _get_case_for_user(request: HttpRequest, pk: int, *, change: bool = False) -> Case:
-    """The case with everything its page shows; 404 if missing, 403 if the user may not."""
-    _require_staff(request)
-    try:
-        case = case_get_detail(case_id=pk)
-    except Case.DoesNotExist:
-        raise Http404(_("Обращение не найдено.")) from None
-    if change and not request.user.has_perm("cases.change_case", case):
-        raise PermissionDenied(_("Это обращение может менять только его исполнитель."))
-    return case
+def _current(pk: int) -> Case:
+    """The case as it is now, for the page after a write or a refusal."""
+    return Case.objects.for_detail().get(pk=pk)
 
 
-def _require_supervisor(request: HttpRequest) -> None:
-    if not request.user.has_perm("cases.assign_case"):
-        raise PermissionDenied(_("Это действие доступно только старшему смены."))
+def _conflict_message(exc: CaseConflict) -> str:
+    return str(CONFLICT_MESSAGE)
 
 
 # --- New contact ------------------------------------------------------------------------------
@@ -122,9 +131,8 @@ def _require_supervisor(request: HttpRequest) -> None:
 
 @login_required
 def case_new(request: HttpRequest) -> HttpResponse:
-    _require_staff(request)
-    if not request.user.has_perm("cases.add_case"):
-        raise PermissionDenied(_("Открывать обращения могут специалисты и старшие смены."))
+    require_workspace(request.user)
+    require_open_case(request.user)
     form = NewContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -157,14 +165,6 @@ def case_new(request: HttpRequest) -> HttpResponse:
         {"form": form, **card},
         status=400 if form.errors else 200,
     )
-
-
-def _add_errors(form: forms.Form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _clock(zone) -> str:
@@ -203,9 +203,8 @@ def _subscriber_card_context(request: HttpRequest, phone: str) -> dict:
 @require_GET
 def subscriber_card(request: HttpRequest) -> HttpResponse:
     """htmx: the card for the number being typed on the new contact screen."""
-    _require_staff(request)
-    if not request.user.has_perm("cases.view_subscriber"):
-        raise PermissionDenied
+    require_workspace(request.user)
+    require_subscriber_lookup(request.user)
     context = _subscriber_card_context(request, request.GET.get("phone", ""))
     context["form"] = NewContactForm(initial={"time_zone": context.get("suggested_tz")})
     context["oob"] = True
@@ -223,12 +222,17 @@ def _render_case(
     note_form: NoteForm | None = None,
     identifier_form: IdentifierForm | None = None,
     reminder_form: ReminderForm | None = None,
+    step_error: str = "",
+    error_step_id: int | None = None,
+    typed_note: str | None = None,
     conflict: str = "",
     http_status: int = 200,
 ) -> HttpResponse:
+    """The case page; after a refusal, with the person's typed input in its forms and the
+    case as it is now (the version fields then carry the current version)."""
     profile = staff_profile_for(request.user)
-    can_change = request.user.has_perm("cases.change_case", case)
-    can_assign = request.user.has_perm("cases.assign_case")
+    can_change = may(request.user, CaseAction.CHANGE, case)
+    can_assign = may_assign(request.user)
     context = {
         "case": case,
         "steps": case_steps(case=case),
@@ -236,9 +240,7 @@ def _render_case(
         "events": list(case.events.all()),
         "can_change": can_change,
         "can_assign": can_assign,
-        "can_take": case.assignee_id is None
-        and request.user.has_perm("cases.add_case")
-        and not can_assign,
+        "can_take": may_take(request.user, case) and not can_assign,
         "staff_tz": profile.time_zone,
         "subscriber_now": _clock(case.subscriber.time_zone),
         "status_form": status_form
@@ -248,6 +250,9 @@ def _render_case(
         "specialists": list(specialists_queryset()) if can_assign else [],
         "conflict": conflict,
         "step_results": StepOutcome.Result.choices,
+        "step_error": step_error,
+        "error_step_id": error_step_id,
+        "typed_note": typed_note,
         **_reminders_context(case, form=reminder_form),
     }
     return render(request, "cases/detail.html", context, status=http_status)
@@ -282,8 +287,8 @@ def _render_reminders(
     error: str = "",
     http_status: int = 200,
 ) -> HttpResponse:
-    """htmx: the SMS panel again, plus the timeline out of band (it got an event)."""
-    case = case_get_detail(case_id=pk)
+    """htmx: the SMS panel again, plus the timeline and the case version out of band."""
+    case = _current(pk)
     context = {
         "case": case,
         "can_change": True,
@@ -295,24 +300,34 @@ def _render_reminders(
     return render(request, "cases/_reminders.html", context, status=http_status)
 
 
+def _add_errors(form: forms.Form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _form_errors(form: forms.Form) -> str:
+    return " ".join(str(m) for errors in form.errors.values() for m in errors)
+
+
 @login_required
 @require_GET
 def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render_case(request, _get_case_for_user(request, pk))
+    return _render_case(request, _case(request, pk))
 
 
 @login_required
 @require_POST
 def case_step(request: HttpRequest, pk: int, step_id: int) -> HttpResponse:
     """Record a step outcome in place: htmx gets the row back (plus the new case version and
-    the timeline, swapped out of band); a plain POST is redirected back to the page."""
-    case = _get_case_for_user(request, pk, change=True)
-    step = get_object_or_404(Step, pk=step_id, version_id=case.playbook_version_id)
+    the timeline, swapped out of band); a plain POST gets the page (or a redirect)."""
+    case = _case(request, pk, CaseAction.WORK)
+    step = access_case_step(case, step_id)
     form = StepForm(request.POST)
-    error = ""
-    if not case.is_open:
-        error = _("Обращение закрыто: чтобы менять шаги, верните его в работу.")
-    elif form.is_valid():
+    error, status = "", 200
+    if form.is_valid():
         try:
             case_record_step(
                 case=case,
@@ -320,16 +335,29 @@ def case_step(request: HttpRequest, pk: int, step_id: int) -> HttpResponse:
                 result=form.cleaned_data["result"],
                 note=form.cleaned_data["note"],
                 actor=request.user,
+                expected_version=form.cleaned_data["version"],
             )
+        except CaseConflict as exc:
+            error, status = _conflict_message(exc), 409
         except ValidationError as exc:
-            error = " ".join(exc.messages)
+            error, status = " ".join(exc.messages), 422
     else:
-        error = _("Выберите результат шага.")
+        error, status = _form_errors(form), 422
+    # After a refusal the comment typed stays in its field.
+    typed = request.POST.get("note", "") if error else None
+    case = _current(pk)
     if not request.htmx:
-        if error:
-            messages.error(request, error)
-        return redirect("cases:detail", pk=pk)
-    case = case_get_detail(case_id=pk)
+        if not error:
+            return redirect(reverse("cases:detail", args=[pk]) + f"#step-{step.pk}")
+        return _render_case(
+            request,
+            case,
+            step_error=error,
+            error_step_id=step.pk,
+            typed_note=typed,
+            conflict=error if status == 409 else "",
+            http_status=status,
+        )
     row = next(r for r in case_steps(case=case) if r.step.pk == step.pk)
     return render(
         request,
@@ -340,55 +368,51 @@ def case_step(request: HttpRequest, pk: int, step_id: int) -> HttpResponse:
             "events": list(case.events.all()),
             "can_change": True,
             "step_error": error,
+            "error_step_id": step.pk,
+            "typed_note": typed,
             "step_results": StepOutcome.Result.choices,
             "staff_tz": staff_profile_for(request.user).time_zone,
             "oob": True,
         },
-        # 422, not 400: the case page tells htmx to swap 409/422 in place (see detail.html).
-        status=422 if error else 200,
+        # 409/422, not 400: the case page tells htmx to swap those in place (see detail.html).
+        status=status,
     )
-
-
-def _sms_refusal(case: Case) -> str:
-    if case.subscriber.sms_opt_out:
-        return _("Абонент отказался от SMS («СТОП»): сообщения ему не отправляются.")
-    if not case.is_open:
-        return _("Обращение закрыто: SMS не запланировать.")
-    return ""
 
 
 @login_required
 @require_POST
 def case_reminder_schedule(request: HttpRequest, pk: int) -> HttpResponse:
     """Schedule a specialist's SMS; htmx gets the SMS panel back, a plain POST a redirect
-    (or the page with the form's errors)."""
-    case = _get_case_for_user(request, pk, change=True)
-    reminder_check_can_change(user=request.user, case=case)
+    (or the page with the form's errors). Every refusal is the service's."""
+    case = _case(request, pk, CaseAction.REMINDERS)
     form = ReminderForm(request.POST)
-    created = False
-    if refusal := _sms_refusal(case):
-        form.is_valid()
-        form.add_error(None, refusal)
-    elif form.is_valid():
+    created, status = False, 422
+    if form.is_valid():
         d = form.cleaned_data
         try:
-            _reminder, created = reminder_schedule_manual(
+            _reminder, created = case_sms_schedule(
                 case=case,
                 text=d["text"],
                 send_after=form.send_after(),
                 request_id=str(d["request_id"]),
                 actor=request.user,
+                expected_version=d["version"],
             )
+        except CaseConflict as exc:
+            form.add_error(None, _conflict_message(exc))
+            status = 409
         except ValidationError as exc:
             _add_errors(form, exc)
         except ReminderConflict as exc:
             form.add_error(None, str(exc))
     if form.errors:
         if request.htmx:
-            # 422 for the in-place form errors: the case page tells htmx to swap it (a 4xx is
-            # otherwise not swapped, and in DEBUG django-htmx would replace the page with it).
-            return _render_reminders(request, pk, form=form, http_status=422)
-        return _render_case(request, case, reminder_form=form, http_status=400)
+            # 409/422 for the in-place form errors: the case page tells htmx to swap them (a
+            # 4xx is otherwise not swapped, and in DEBUG django-htmx would replace the page).
+            return _render_reminders(request, pk, form=form, http_status=status)
+        return _render_case(
+            request, _current(pk), reminder_form=form, http_status=409 if status == 409 else 400
+        )
     if not request.htmx:
         if created:
             messages.success(request, _("SMS запланировано."))
@@ -399,16 +423,24 @@ def case_reminder_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def case_reminder_cancel(request: HttpRequest, pk: int, reminder_id: int) -> HttpResponse:
-    case = _get_case_for_user(request, pk, change=True)
-    reminder_check_can_change(user=request.user, case=case)
-    reminder = reminder_get_for_case(case_id=case.pk, reminder_id=reminder_id)
-    if reminder is None:
-        raise Http404(_("SMS не найдено."))
+    require_workspace(request.user)
+    case, reminder = access_reminder(request.user, pk, reminder_id)
+    form = SmsCancelForm(request.POST)
     error = ""
-    try:
-        reminder_cancel(reminder=reminder, actor=request.user, reason="manual")
-    except ReminderConflict as exc:
-        error = str(exc)
+    if not form.is_valid():
+        error = _form_errors(form)
+    else:
+        try:
+            case_sms_cancel(
+                case=case,
+                reminder=reminder,
+                actor=request.user,
+                expected_version=form.cleaned_data["version"],
+            )
+        except CaseConflict as exc:
+            error = _conflict_message(exc)
+        except (ReminderConflict, ValidationError) as exc:
+            error = " ".join(getattr(exc, "messages", [str(exc)]))
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -419,37 +451,59 @@ def case_reminder_cancel(request: HttpRequest, pk: int, reminder_id: int) -> Htt
 @login_required
 @require_POST
 def case_note(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _get_case_for_user(request, pk, change=True)
+    case = _case(request, pk, CaseAction.CHANGE)
     form = NoteForm(request.POST)
     if form.is_valid():
         try:
-            case_add_note(case=case, actor=request.user, text=form.cleaned_data["text"])
+            case_add_note(
+                case=case,
+                actor=request.user,
+                text=form.cleaned_data["text"],
+                expected_version=form.cleaned_data["version"],
+            )
+        except CaseConflict as exc:
+            return _render_case(
+                request, _current(pk), note_form=form, conflict=_conflict_message(exc),
+                http_status=409,
+            )  # fmt: skip
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             return redirect(reverse("cases:detail", args=[pk]) + "#timeline")
-    return _render_case(request, case, note_form=form, http_status=400)
+    return _render_case(request, _current(pk), note_form=form, http_status=400)
 
 
 @login_required
 @require_POST
 def case_identifier(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _get_case_for_user(request, pk, change=True)
+    case = _case(request, pk, CaseAction.WORK)
     form = IdentifierForm(request.POST)
     if form.is_valid():
+        d = form.cleaned_data
         try:
-            case_add_identifier(case=case, actor=request.user, **form.cleaned_data)
+            case_add_identifier(
+                case=case,
+                actor=request.user,
+                kind=d["kind"],
+                value=d["value"],
+                expected_version=d["version"],
+            )
+        except CaseConflict as exc:
+            return _render_case(
+                request, _current(pk), identifier_form=form, conflict=_conflict_message(exc),
+                http_status=409,
+            )  # fmt: skip
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
             return redirect(reverse("cases:detail", args=[pk]) + "#identifiers")
-    return _render_case(request, case, identifier_form=form, http_status=400)
+    return _render_case(request, _current(pk), identifier_form=form, http_status=400)
 
 
 @login_required
 @require_POST
 def case_status(request: HttpRequest, pk: int) -> HttpResponse:
-    case = _get_case_for_user(request, pk, change=True)
+    case = _case(request, pk, CaseAction.CHANGE)
     form = StatusForm(request.POST, case=case)
     if form.is_valid():
         d = form.cleaned_data
@@ -462,14 +516,16 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=request.user,
                 expected_version=d["version"],
             )
-        except CaseConflict:
+        except CaseConflict as exc:
+            current = _current(pk)
+            # The status form again with what was chosen and typed, for the current version.
+            data = request.POST.copy()
+            data["version"] = str(current.version)
             return _render_case(
                 request,
-                case_get_detail(case_id=pk),
-                conflict=_(
-                    "Пока вы смотрели страницу, обращение изменил другой сотрудник. "
-                    "Ваши изменения не сохранены: проверьте актуальные данные и повторите."
-                ),
+                current,
+                status_form=StatusForm(data, case=current),
+                conflict=_conflict_message(exc),
                 http_status=409,
             )
         except ValidationError as exc:
@@ -477,37 +533,41 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Статус изменён."))
             return redirect("cases:detail", pk=pk)
-    return _render_case(request, case, status_form=form, http_status=400)
+    return _render_case(request, _current(pk), status_form=form, http_status=400)
 
 
 @login_required
 @require_POST
 def case_take(request: HttpRequest, pk: int) -> HttpResponse:
     """A specialist takes an unassigned case for themself."""
-    case = _get_case_for_user(request, pk, change=True)
+    case = _case(request, pk, CaseAction.CHANGE)
+    form = TakeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return redirect("cases:detail", pk=pk)
     try:
         case_assign(
             case=case,
             assignee=request.user,
             actor=request.user,
-            expected_version=_int(request.POST.get("version")),
+            expected_version=form.cleaned_data["version"],
         )
-    except CaseConflict:
-        messages.error(request, _("Обращение уже изменил другой сотрудник. Обновите страницу."))
+    except CaseConflict as exc:
+        messages.error(request, _conflict_message(exc))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     return redirect("cases:detail", pk=pk)
 
 
 def _int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
 
 
 # --- Lists ------------------------------------------------------------------------------------
 
 
 def _case_list(request: HttpRequest, *, mine: bool) -> HttpResponse:
-    _require_staff(request)
+    require_workspace(request.user)
     staff = list(specialists_queryset())
     # "My cases" opens on the open ones; the form shows that default.
     initial = {"status": "open"} if mine else {}
@@ -535,7 +595,7 @@ def _case_list(request: HttpRequest, *, mine: bool) -> HttpResponse:
             "mine": mine,
             "identifier": identifier,
             "query": params.urlencode(),
-            "can_assign": request.user.has_perm("cases.assign_case"),
+            "can_assign": may_assign(request.user),
             "specialists": staff,
             "now": timezone.now(),
         },
@@ -561,8 +621,7 @@ def case_list_all(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def queue(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("cases.view_queue"):
-        raise PermissionDenied(_("Очередь видят только старшие смены и руководители."))
+    require_queue(request.user)
     staff = staff_load()
     now = timezone.now()
     return render(
@@ -572,7 +631,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "board": queue_unassigned(limit=100),
             "staff": staff,
             "specialists": staff,
-            "can_assign": request.user.has_perm("cases.assign_case"),
+            "can_assign": may_assign(request.user),
             "now": now,
         },
     )
@@ -589,7 +648,7 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 @require_POST
 def queue_assign(request: HttpRequest) -> HttpResponse:
     """Assign (or reassign, or return to the queue) the checked cases."""
-    _require_supervisor(request)
+    require_supervisor(request.user)
     form = AssignForm(request.POST)
     if not form.is_valid():
         for error in form.errors.values():
@@ -598,7 +657,8 @@ def queue_assign(request: HttpRequest) -> HttpResponse:
     assignee = form.cleaned_data["assignee"]
     versions = {int(k[2:]): _int(v) for k, v in request.POST.items() if k.startswith("v_")}
     done, conflicts = 0, []
-    for case in Case.objects.filter(pk__in=form.cleaned_data["cases"]).order_by("pk"):
+    cases = visible_cases(request.user).filter(pk__in=form.cleaned_data["cases"])
+    for case in cases.order_by("pk"):
         try:
             case_assign(
                 case=case,
@@ -624,7 +684,7 @@ def queue_assign(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def queue_auto_assign(request: HttpRequest) -> HttpResponse:
-    _require_supervisor(request)
+    require_supervisor(request.user)
     assigned = cases_auto_assign(actor=request.user, limit=100)
     if assigned:
         messages.success(request, _("Распределено обращений: %(n)d.") % {"n": len(assigned)})
@@ -638,7 +698,7 @@ def queue_auto_assign(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def queue_availability(request: HttpRequest) -> HttpResponse:
-    _require_supervisor(request)
+    require_supervisor(request.user)
     form = AvailabilityForm(request.POST)
     if form.is_valid():
         user = get_object_or_404(get_user_model(), pk=form.cleaned_data["user"])

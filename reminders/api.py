@@ -1,24 +1,25 @@
 """/api/v1/cases/{id}/reminders/ — list and schedule; …/{rid}/cancel/ — cancel.
 
-Reading: whoever may view the case (staff, integrations). Writing: whoever may change it
-(the specialist working it, a supervisor); integrations are read-only here."""
+Access through reminders.access (which asks cases.access): reading is seeing the case (an
+integration: only the cases it opened); writing is working it (the specialist on it, a
+supervisor); integrations are read-only here. The rules are the services'
+(cases.services.case_sms_schedule / case_sms_cancel), as on the staff page."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases.models import Case
+from cases.api import API_PERMISSIONS, IF_MATCH_HEADER, parse_if_match
+from cases.services import case_sms_cancel, case_sms_schedule
 
 from . import selectors, services
+from .access import access_case_reminders, access_reminder
 from .models import Reminder
 
 
@@ -49,43 +50,41 @@ class ReminderCreateSerializer(serializers.Serializer):
     request_id = serializers.CharField(max_length=100, required=False)
 
 
-def _case_for(request: Request, case_id: int, *, change: bool) -> Case:
-    """Fetch the case and check access: one query for the case (+ the user's roles, cached)."""
-    case = get_object_or_404(Case.objects.select_related("subscriber"), pk=case_id)
-    if not request.user.has_perm("cases.view_case", case):
-        raise PermissionDenied(_("Нет доступа к обращению."))
-    if change and not request.user.has_perm("cases.change_case", case):
-        raise PermissionDenied(_("Нет прав менять SMS этого обращения."))
-    return case
-
-
 def _raise_validation(exc: DjangoValidationError) -> None:
     detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
     raise ValidationError(detail) from exc
 
 
 class CaseRemindersApi(APIView):
+    permission_classes = API_PERMISSIONS
+
     @extend_schema(responses=ReminderOutputSerializer(many=True))
     def get(self, request: Request, case_id: int) -> Response:
-        case = _case_for(request, case_id, change=False)
+        case = access_case_reminders(request.user, case_id)
         reminders = selectors.reminders_for_case(case_id=case.pk)
         return Response(ReminderOutputSerializer(reminders, many=True).data)
 
-    @extend_schema(request=ReminderCreateSerializer, responses=ReminderOutputSerializer)
+    @extend_schema(
+        parameters=[IF_MATCH_HEADER],
+        request=ReminderCreateSerializer,
+        responses=ReminderOutputSerializer,
+    )
     def post(self, request: Request, case_id: int) -> Response:
-        case = _case_for(request, case_id, change=True)
+        case = access_case_reminders(request.user, case_id, write=True)
+        expected = parse_if_match(request)
         data = ReminderCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         request_id = data.validated_data.get("request_id") or request.headers.get(
             "Idempotency-Key", ""
         )
         try:
-            reminder, created = services.reminder_schedule_manual(
+            reminder, created = case_sms_schedule(
                 case=case,
                 text=data.validated_data["text"],
                 send_after=data.validated_data.get("send_after"),
                 request_id=request_id,
                 actor=request.user,
+                expected_version=expected,
             )
         except DjangoValidationError as exc:
             _raise_validation(exc)
@@ -98,14 +97,16 @@ class CaseRemindersApi(APIView):
 
 
 class ReminderCancelApi(APIView):
-    @extend_schema(request=None, responses=ReminderOutputSerializer)
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(parameters=[IF_MATCH_HEADER], request=None, responses=ReminderOutputSerializer)
     def post(self, request: Request, case_id: int, reminder_id: int) -> Response:
-        case = _case_for(request, case_id, change=True)
-        reminder = get_object_or_404(Reminder, case=case, pk=reminder_id)
+        case, reminder = access_reminder(request.user, case_id, reminder_id)
+        expected = parse_if_match(request)
         try:
-            reminder = services.reminder_cancel(reminder=reminder, actor=request.user)
+            reminder = case_sms_cancel(
+                case=case, reminder=reminder, actor=request.user, expected_version=expected
+            )
         except services.ReminderConflict as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except DjangoPermissionDenied as exc:
-            raise PermissionDenied(str(exc)) from exc
         return Response(ReminderOutputSerializer(reminder).data)

@@ -18,14 +18,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import Case, CaseEvent, Subscriber
-from cases.services import subscriber_set_opt_out
+from cases.subscribers import subscriber_set_opt_out
 from playbooks.models import Step
 from playbooks.services import sms_parts, sms_text_errors
 
@@ -46,8 +46,6 @@ S = Reminder.Status
 K = CaseEvent.Kind
 
 PENDING_STATUSES = (S.SCHEDULED,)
-# Outcomes after which pending reminders make no sense: nothing happened, or it is a duplicate.
-CANCELLING_OUTCOMES = ("no_harm", "duplicate")
 
 
 class ReminderConflict(Exception):
@@ -202,13 +200,25 @@ def validate_sms_text(text: str) -> str:
     return text
 
 
+def _manual_key(case: Case, request_id: str) -> str:
+    return f"manual:{case.pk}:{(request_id or '').strip()}"
+
+
+def reminder_find_manual(*, case: Case, request_id: str) -> Reminder | None:
+    """The SMS a specialist's request already scheduled, if it got through before."""
+    if not (request_id or "").strip():
+        return None
+    return Reminder.objects.filter(dedupe_key=_manual_key(case, request_id)).first()
+
+
 @transaction.atomic
 def reminder_schedule_manual(
     *, case: Case, text: str, send_after: datetime | None, request_id: str, actor: User
 ) -> tuple[Reminder, bool]:
     """A specialist's SMS. The request id makes a retry safe: (reminder, created).
 
-    Same request id with the same text is the same reminder; with another text it is refused."""
+    Same request id with the same text is the same reminder; with another text it is refused.
+    A new SMS is refused on a closed case and to a subscriber who sent «СТОП»."""
     errors: dict[str, list[str]] = {}
     try:
         text = validate_sms_text(text)
@@ -224,12 +234,17 @@ def reminder_schedule_manual(
         send_after = now
     if send_after > now + timedelta(days=90):
         raise ValidationError({"send_after": _("Не позже чем через 90 дней.")})
-    key = f"manual:{case.pk}:{request_id}"
+    key = _manual_key(case, request_id)
     existing = Reminder.objects.filter(dedupe_key=key).first()
     if existing is None:
         case = Case.objects.select_related("subscriber").get(pk=case.pk)
         if not case.is_open:
-            raise ValidationError(_("Обращение закрыто: SMS не запланировать."))
+            raise ValidationError(_("Обращение закрыто: SMS не запланировать."), code="case_closed")
+        if case.subscriber.sms_opt_out:
+            raise ValidationError(
+                _("Абонент отказался от SMS («СТОП»): сообщения ему не отправляются."),
+                code="opt_out",
+            )
         reminder = _build(
             case=case, subscriber=case.subscriber, text=text, send_after=send_after,
             dedupe_key=key, step=None, actor=actor,
@@ -302,11 +317,6 @@ def reminder_resolve_unknown(*, reminder: Reminder, was_sent: bool, actor: User)
         raise ReminderConflict(_("Проверять вручную нужно только SMS со статусом «Неизвестно»."))
     _event(reminder.case_id, kind, reminder, _actor(actor), **data).save()
     return reminder
-
-
-def reminder_check_can_change(*, user: User, case: Case) -> None:
-    if not user.has_perm("cases.change_case", case):
-        raise PermissionDenied(_("Нет прав менять SMS этого обращения."))
 
 
 # --- Opt-out ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from cases.services import normalize_msisdn
+from cases.phones import normalize_msisdn
 
 from . import services
 

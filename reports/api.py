@@ -16,12 +16,13 @@ from rest_framework.views import APIView
 from cases.models import ScammerIdentifier
 
 from . import selectors
+from .access import may_view_reports
 from .filters import ReportFilter, ReportFilterForm
 
 
 class CanViewReports(BasePermission):
     def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.has_perm("cases.view_reports"))
+        return may_view_reports(request.user)
 
 
 def _filter_or_errors(request: Request) -> tuple[ReportFilter | None, dict[str, Any]]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from cases.models import Case
 from fraudcenter.db_router import reports_db_alias
 
+from .access import export_may_unmask
 from .exports import export_rows
 from .filters import ReportFilter
 from .models import ExportJob
@@ -30,10 +31,6 @@ def export_dir() -> Path:
     path = Path(settings.EXPORT_DIR)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def export_may_unmask(user: AbstractBaseUser) -> bool:
-    return user.has_perm("cases.export_unmasked")
 
 
 def export_record_start(

@@ -4,7 +4,6 @@ unmasked exports need cases.export_unmasked on top."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import (
     FileResponse,
     Http404,
@@ -12,21 +11,17 @@ from django.http import (
     HttpResponse,
     StreamingHttpResponse,
 )
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from . import charts, selectors, services
+from .access import access_export_job, export_may_unmask, require_reports
 from .exports import DEFAULT_COLUMNS, PERSONAL_COLUMNS, csv_stream, table_csv
 from .filters import ReportFilterForm
 from .forms import CaseExportForm
 from .models import ExportJob
 from .tables import TABLES
-
-
-def _require_reports(request: HttpRequest) -> None:
-    if not request.user.has_perm("cases.view_reports"):
-        raise PermissionDenied
 
 
 def _filename(stem: str, form: ReportFilterForm, ext: str) -> str:
@@ -37,7 +32,7 @@ def _filename(stem: str, form: ReportFilterForm, ext: str) -> str:
 @login_required
 @require_GET
 def reports_page(request: HttpRequest) -> HttpResponse:
-    _require_reports(request)
+    require_reports(request.user)
     form = ReportFilterForm(request.GET or None)
     if not request.GET:
         form = ReportFilterForm({"period": "month"})
@@ -56,7 +51,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
             export_form=CaseExportForm(initial={"columns": DEFAULT_COLUMNS}),
             tables={key: title for key, (title, _fn) in TABLES.items()},
         )
-    context["unmasked"] = services.export_may_unmask(request.user)
+    context["unmasked"] = export_may_unmask(request.user)
     context["jobs"] = list(ExportJob.objects.filter(owner=request.user, format="xlsx")[:5])
     context["personal_columns"] = PERSONAL_COLUMNS
     return render(request, "reports/page.html", context)
@@ -65,7 +60,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def export_cases_csv(request: HttpRequest) -> HttpResponse:
-    _require_reports(request)
+    require_reports(request.user)
     form = CaseExportForm(request.GET)
     if not form.is_valid():
         return render(request, "reports/export_error.html", {"form": form}, status=400)
@@ -89,7 +84,7 @@ def export_cases_csv(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def export_table_csv(request: HttpRequest, table: str) -> HttpResponse:
-    _require_reports(request)
+    require_reports(request.user)
     if table not in TABLES:
         raise Http404
     form = ReportFilterForm(request.GET)
@@ -108,7 +103,7 @@ def export_table_csv(request: HttpRequest, table: str) -> HttpResponse:
 @login_required
 @require_POST
 def export_xlsx_create(request: HttpRequest) -> HttpResponse:
-    _require_reports(request)
+    require_reports(request.user)
     form = CaseExportForm(request.POST)
     if not form.is_valid():
         return render(request, "reports/export_error.html", {"form": form}, status=400)
@@ -121,9 +116,7 @@ def export_xlsx_create(request: HttpRequest) -> HttpResponse:
 
 
 def _own_job(request: HttpRequest, pk: int) -> ExportJob:
-    _require_reports(request)
-    # Someone else's export is "not found", not "forbidden": ids are not to be probed.
-    return get_object_or_404(ExportJob, pk=pk, owner=request.user)
+    return access_export_job(request.user, pk)
 
 
 @login_required

@@ -50,7 +50,7 @@ def test_a_step_is_recorded_in_place_and_the_forms_get_the_new_version(client, s
     client.force_login(specialist)
     response = client.post(
         reverse("cases:step", args=[my_case.pk, step.pk]),
-        {"result": "done", "note": "Сообщил код"},
+        {"result": "done", "note": "Сообщил код", "version": my_case.version},
         HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
@@ -65,7 +65,10 @@ def test_a_step_is_recorded_in_place_and_the_forms_get_the_new_version(client, s
 def test_a_step_without_javascript_is_recorded_and_the_page_reloads(client, specialist, my_case):
     step = _steps(my_case)[0]
     client.force_login(specialist)
-    response = client.post(reverse("cases:step", args=[my_case.pk, step.pk]), {"result": "done"})
+    response = client.post(
+        reverse("cases:step", args=[my_case.pk, step.pk]),
+        {"result": "done", "version": my_case.version},
+    )
     assert response.status_code == 302
     assert StepOutcome.objects.filter(case=my_case, step=step).exists()
 
@@ -75,7 +78,7 @@ def test_an_unknown_step_result_is_refused_and_nothing_is_recorded(client, speci
     client.force_login(specialist)
     response = client.post(
         reverse("cases:step", args=[my_case.pk, step.pk]),
-        {"result": "maybe"},
+        {"result": "maybe", "version": my_case.version},
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 422 and "Выберите результат шага." in response.content.decode()
@@ -91,11 +94,12 @@ def test_a_step_from_another_playbook_is_not_found(client, specialist, my_case, 
 def test_notes_are_added_and_an_empty_note_is_refused(client, specialist, my_case):
     client.force_login(specialist)
     url = reverse("cases:note", args=[my_case.pk])
-    assert client.post(url, {"text": "Перезвонить после 18:00"}).status_code == 302
+    data = {"text": "Перезвонить после 18:00", "version": my_case.version}
+    assert client.post(url, data).status_code == 302
     assert CaseEvent.objects.filter(case=my_case, kind="note").get().text == (
         "Перезвонить после 18:00"
     )
-    response = client.post(url, {"text": "   "})
+    response = client.post(url, {"text": "   ", "version": my_case.version + 1})
     assert response.status_code == 400 and "Заметка пуста." in response.content.decode()
 
 
@@ -106,7 +110,8 @@ def test_an_identifier_links_to_the_other_cases_that_reported_it(
     case_add_identifier(case=other, kind="phone", value="+7 495 111-22-33", actor=integration)
     client.force_login(specialist)
     response = client.post(
-        reverse("cases:identifier", args=[my_case.pk]), {"kind": "phone", "value": "84951112233"}
+        reverse("cases:identifier", args=[my_case.pk]),
+        {"kind": "phone", "value": "84951112233", "version": my_case.version},
     )
     assert response.status_code == 302
     html = client.get(reverse("cases:detail", args=[my_case.pk])).content.decode()
@@ -119,7 +124,8 @@ def test_an_identifier_links_to_the_other_cases_that_reported_it(
 def test_a_bad_identifier_gets_a_russian_message(client, specialist, my_case):
     client.force_login(specialist)
     response = client.post(
-        reverse("cases:identifier", args=[my_case.pk]), {"kind": "link", "value": "нет"}
+        reverse("cases:identifier", args=[my_case.pk]),
+        {"kind": "link", "value": "нет", "version": my_case.version},
     )
     assert response.status_code == 400 and "Ссылка указана неверно." in response.content.decode()
 
@@ -277,12 +283,14 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
     # (content type, cached after the first time, + entry), audit's read of the old case,
     # case update, event insert; the response: case detail again (1 + 3 prefetches), steps,
     # staff profile
+    my_case.refresh_from_db()
     with django_assert_max_num_queries(28):
-        client.post(
+        response = client.post(
             reverse("cases:step", args=[my_case.pk, step.pk]),
-            {"result": "done"},
+            {"result": "done", "version": my_case.version},
             HTTP_HX_REQUEST="true",
         )
+    assert response.status_code == 200
 
 
 def test_the_steps_of_a_closed_case_cannot_be_changed(client, specialist, my_case):
@@ -293,9 +301,10 @@ def test_the_steps_of_a_closed_case_cannot_be_changed(client, specialist, my_cas
     client.force_login(specialist)
     html = client.get(reverse("cases:detail", args=[my_case.pk])).content.decode()
     assert "step-form" not in html
+    my_case.refresh_from_db()
     response = client.post(
         reverse("cases:step", args=[my_case.pk, step.pk]),
-        {"result": "done"},
+        {"result": "done", "version": my_case.version},
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 422 and "Обращение закрыто" in response.content.decode()

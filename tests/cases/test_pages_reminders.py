@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from cases.models import CaseEvent, StaffProfile, Subscriber
+from cases.models import Case, CaseEvent, StaffProfile, Subscriber
 from cases.services import case_assign, case_set_status
 from reminders.models import Reminder
 from reminders.services import reminder_schedule_manual
@@ -15,6 +15,11 @@ from reminders.services import reminder_schedule_manual
 pytestmark = pytest.mark.django_db
 
 S = Reminder.Status
+
+
+def _v(case: Case) -> int:
+    """The case's version as the page shows it now (every write carries it)."""
+    return Case.objects.values_list("version", flat=True).get(pk=case.pk)
 
 
 @pytest.fixture
@@ -89,6 +94,7 @@ def test_an_sms_is_scheduled_in_place_and_a_double_submit_makes_one_sms(
         "text": "Обращение принято. Никому не называйте коды.",
         "delay": "60",
         "request_id": _request_id(_page(client, my_case)),
+        "version": _v(my_case),
     }
     url = reverse("cases:sms_schedule", args=[my_case.pk])
     first = client.post(url, data, HTTP_HX_REQUEST="true")
@@ -111,7 +117,12 @@ def test_without_javascript_scheduling_redirects_back_to_the_panel(client, speci
     client.force_login(specialist)
     response = client.post(
         reverse("cases:sms_schedule", args=[my_case.pk]),
-        {"text": "Kody nikomu ne soobshchaite.", "delay": "0", "request_id": str(uuid.uuid4())},
+        {
+            "text": "Kody nikomu ne soobshchaite.",
+            "delay": "0",
+            "request_id": str(uuid.uuid4()),
+            "version": _v(my_case),
+        },
     )
     assert response.status_code == 302 and response.url.endswith("#sms")
     assert Reminder.objects.get(case=my_case).status == S.SCHEDULED
@@ -131,7 +142,7 @@ def test_bad_text_gets_a_russian_error_next_to_the_field_and_keeps_the_text(
     client.force_login(specialist)
     response = client.post(
         reverse("cases:sms_schedule", args=[my_case.pk]),
-        {"text": text, "delay": "0", "request_id": str(uuid.uuid4())},
+        {"text": text, "delay": "0", "request_id": str(uuid.uuid4()), "version": _v(my_case)},
         HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
@@ -147,7 +158,12 @@ def test_bad_text_without_javascript_renders_the_page_with_the_error(client, spe
     client.force_login(specialist)
     response = client.post(
         reverse("cases:sms_schedule", args=[my_case.pk]),
-        {"text": "www.example.com", "delay": "0", "request_id": str(uuid.uuid4())},
+        {
+            "text": "www.example.com",
+            "delay": "0",
+            "request_id": str(uuid.uuid4()),
+            "version": _v(my_case),
+        },
     )
     html = response.content.decode()
     assert response.status_code == 400 and "В тексте SMS не должно быть ссылок" in html
@@ -174,7 +190,12 @@ def test_an_opted_out_subscriber_gets_a_disabled_form_and_no_sms(client, special
     assert '<fieldset class="plain" disabled>' in panel
     response = client.post(
         reverse("cases:sms_schedule", args=[my_case.pk]),
-        {"text": "Коды никому", "delay": "0", "request_id": str(uuid.uuid4())},
+        {
+            "text": "Коды никому",
+            "delay": "0",
+            "request_id": str(uuid.uuid4()),
+            "version": _v(my_case),
+        },
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 422 and "сообщения ему не отправляются" in (
@@ -189,7 +210,12 @@ def test_a_closed_case_gets_no_new_sms(client, specialist, my_case):
     assert '<fieldset class="plain" disabled>' in _panel(_page(client, my_case))
     response = client.post(
         reverse("cases:sms_schedule", args=[my_case.pk]),
-        {"text": "Коды никому", "delay": "0", "request_id": str(uuid.uuid4())},
+        {
+            "text": "Коды никому",
+            "delay": "0",
+            "request_id": str(uuid.uuid4()),
+            "version": _v(my_case),
+        },
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 422 and "Обращение закрыто" in response.content.decode()
@@ -200,7 +226,9 @@ def test_a_scheduled_sms_is_cancelled_in_place(client, specialist, my_case):
     reminder = _schedule(my_case, specialist)
     client.force_login(specialist)
     response = client.post(
-        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]), HTTP_HX_REQUEST="true"
+        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]),
+        {"version": _v(my_case)},
+        HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
     assert response.status_code == 200 and "Отменено" in _panel(html)
@@ -214,7 +242,9 @@ def test_an_sms_already_sent_cannot_be_cancelled_and_says_why(client, specialist
     reminder = _schedule(my_case, specialist, status=S.SENT)
     client.force_login(specialist)
     response = client.post(
-        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]), HTTP_HX_REQUEST="true"
+        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]),
+        {"version": _v(my_case)},
+        HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 409
     assert "SMS уже нельзя отменить: статус «Отправлено»." in response.content.decode()
@@ -226,7 +256,9 @@ def test_an_sms_of_another_case_is_not_found(client, specialist, my_case, make_c
     other = case_assign(case=make_case(), assignee=specialist, actor=specialist)
     reminder = _schedule(other, specialist)
     client.force_login(specialist)
-    response = client.post(reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]))
+    response = client.post(
+        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]), {"version": _v(my_case)}
+    )
     assert response.status_code == 404
     assert Reminder.objects.get(pk=reminder.pk).status == S.SCHEDULED
 
@@ -240,11 +272,18 @@ def test_a_manager_sees_the_sms_read_only_and_every_sms_write_is_refused(
     assert "Запланировано" in panel and "<form" not in panel
     schedule = client.post(
         reverse("cases:sms_schedule", args=[my_case.pk]),
-        {"text": "Коды никому", "delay": "0", "request_id": str(uuid.uuid4())},
+        {
+            "text": "Коды никому",
+            "delay": "0",
+            "request_id": str(uuid.uuid4()),
+            "version": _v(my_case),
+        },
         HTTP_HX_REQUEST="true",
     )
     cancel = client.post(
-        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]), HTTP_HX_REQUEST="true"
+        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]),
+        {"version": _v(my_case)},
+        HTTP_HX_REQUEST="true",
     )
     assert (schedule.status_code, cancel.status_code) == (403, 403)
     assert Reminder.objects.get().status == S.SCHEDULED
@@ -258,16 +297,25 @@ def test_another_specialist_cannot_schedule_or_cancel_on_a_case_not_theirs(
     assert "<form" not in _panel(_page(client, my_case))
     schedule = client.post(
         reverse("cases:sms_schedule", args=[my_case.pk]),
-        {"text": "Коды никому", "delay": "0", "request_id": str(uuid.uuid4())},
+        {
+            "text": "Коды никому",
+            "delay": "0",
+            "request_id": str(uuid.uuid4()),
+            "version": _v(my_case),
+        },
     )
-    cancel = client.post(reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]))
+    cancel = client.post(
+        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]), {"version": _v(my_case)}
+    )
     assert (schedule.status_code, cancel.status_code) == (403, 403)
     assert Reminder.objects.get().status == S.SCHEDULED
 
 
 def test_anonymous_sms_writes_go_to_the_login_page(client, specialist, my_case):
     reminder = _schedule(my_case, specialist)
-    response = client.post(reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]))
+    response = client.post(
+        reverse("cases:sms_cancel", args=[my_case.pk, reminder.pk]), {"version": _v(my_case)}
+    )
     assert response.status_code == 302 and "/login/" in response.url
     assert Reminder.objects.get().status == S.SCHEDULED
 
@@ -276,7 +324,12 @@ def test_a_supervisor_may_schedule_on_any_case(client, supervisor, my_case):
     client.force_login(supervisor)
     response = client.post(
         reverse("cases:sms_schedule", args=[my_case.pk]),
-        {"text": "Коды никому", "delay": "0", "request_id": str(uuid.uuid4())},
+        {
+            "text": "Коды никому",
+            "delay": "0",
+            "request_id": str(uuid.uuid4()),
+            "version": _v(my_case),
+        },
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 200
