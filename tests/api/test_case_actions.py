@@ -89,7 +89,9 @@ def test_the_integration_that_opened_the_case_may_record_steps(api, make_case, s
     assert api.post(step_url(other, step), {"result": "done"}, format="json").status_code == 404
 
 
-def test_a_step_from_another_playbook_and_unknown_ids_are_404_as_on_the_staff_page(staff_api, supervisor, make_case):
+def test_a_step_from_another_playbook_and_unknown_ids_are_404_as_on_the_staff_page(
+    staff_api, supervisor, make_case
+):
     from playbooks.models import Category, Playbook, PlaybookVersion
 
     case = make_case()
