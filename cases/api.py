@@ -29,6 +29,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from fraudcenter.requests import ApiRequest
 from playbooks.models import Category, Playbook, Step
 
 from . import serializers as s
@@ -82,7 +83,7 @@ class CanUseCaseApi(BasePermission):
 API_PERMISSIONS = [IsAuthenticated, CanUseCaseApi]
 
 
-def parse_if_match(request: Request) -> int | None:
+def parse_if_match(request: ApiRequest) -> int | None:
     """If-Match: 7, "7" or W/"7" → 7; absent or * → None (no check)."""
     raw = request.headers.get("If-Match")
     if raw is None or raw.strip() == "*":
@@ -136,7 +137,7 @@ class SubscriberLookupApi(APIView):
         parameters=[LookupQuerySerializer],
         responses={200: s.SubscriberLookupSerializer, **ERRORS},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         require_subscriber_lookup(request.user)
         query = LookupQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -182,7 +183,7 @@ class CaseListOpenApi(generics.GenericAPIView):
         return Case.objects.for_list().visible_to(self.request.user)
 
     @extend_schema(operation_id="cases_list", responses={200: s.CaseListSerializer(many=True)})
-    def get(self, request: Request) -> Response:
+    def get(self, request: ApiRequest) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.CaseListSerializer(page, many=True).data)
@@ -202,7 +203,7 @@ class CaseListOpenApi(generics.GenericAPIView):
             **ERRORS,
         },
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: ApiRequest) -> Response:
         require_open_case(request.user)
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
@@ -225,7 +226,7 @@ class CaseListOpenApi(generics.GenericAPIView):
             response["Idempotent-Replayed"] = "true"
         return response
 
-    def _open(self, request: Request) -> tuple[int, Any, Case | None]:
+    def _open(self, request: ApiRequest) -> tuple[int, Any, Case | None]:
         data = s.CaseOpenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data
@@ -241,7 +242,7 @@ class CaseListOpenApi(generics.GenericAPIView):
                 raise
             version = case.playbook_version
             playbook = version.playbook if version else None
-            status_code = status.HTTP_200_OK
+            status_code: int = status.HTTP_200_OK
         else:
             case, steps = opened.case, opened.steps
             # The category was loaded with its playbook and current version: the pinned one.
@@ -253,7 +254,7 @@ class CaseListOpenApi(generics.GenericAPIView):
         context = {"playbook": playbook, "playbook_version": version, "steps": steps}
         return status_code, s.CaseCreatedSerializer(case, context=context).data, case
 
-    def _existing(self, request: Request, external_id: str) -> Case | None:
+    def _existing(self, request: ApiRequest, external_id: str) -> Case | None:
         if not external_id:
             return None
         return (
@@ -268,7 +269,7 @@ class CaseDetailApi(APIView):
     permission_classes = API_PERMISSIONS
 
     @extend_schema(operation_id="cases_retrieve", responses={200: s.CaseDetailSerializer, **ERRORS})
-    def get(self, request: Request, case_id: int) -> Response:
+    def get(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case(request.user, case_id, queryset=Case.objects.for_detail())
         prefetch_related_objects([case], "reminders")
         rows = case_steps(case=case)
@@ -290,7 +291,7 @@ class CaseDetailApi(APIView):
             **ERRORS,
         },
     )
-    def patch(self, request: Request, case_id: int) -> Response:
+    def patch(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case(request.user, case_id, for_=CaseAction.CHANGE)
         expected = parse_if_match(request)
         data = s.CaseUpdateInputSerializer(data=request.data)
@@ -299,7 +300,7 @@ class CaseDetailApi(APIView):
         case = Case.objects.for_list().get(pk=case.pk)
         return with_etag(Response(s.CaseListSerializer(case).data), case.version)
 
-    def _apply(self, request: Request, case: Case, expected: int | None, changes: dict) -> Case:
+    def _apply(self, request: ApiRequest, case: Case, expected: int | None, changes: dict) -> Case:
         """Each part goes through its service; all in one transaction, so a refusal in the
         last part leaves the first ones unsaved. The version is checked by the first
         service to run; the later ones follow the version it produced."""
@@ -351,7 +352,7 @@ class CaseMessageCreateApi(APIView):
             **ERRORS,
         },
     )
-    def post(self, request: Request, case_id: int) -> Response:
+    def post(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case(request.user, case_id, for_=CaseAction.CHAT)
         data = s.ChatMessageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -373,7 +374,7 @@ class CaseStepRecordApi(APIView):
         request=s.StepOutcomeInputSerializer,
         responses={200: s.StepOutcomeSerializer, **ERRORS},
     )
-    def post(self, request: Request, case_id: int, step_id: int) -> Response:
+    def post(self, request: ApiRequest, case_id: int, step_id: int) -> Response:
         case = access_case(request.user, case_id, for_=CaseAction.WORK)
         step = access_case_step(case, step_id)
         expected = parse_if_match(request)
@@ -400,7 +401,7 @@ class CaseIdentifierAddApi(APIView):
         request=s.IdentifierInputSerializer,
         responses={201: s.IdentifierSerializer, **ERRORS},
     )
-    def post(self, request: Request, case_id: int) -> Response:
+    def post(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case(request.user, case_id, for_=CaseAction.WORK)
         expected = parse_if_match(request)
         data = s.IdentifierInputSerializer(data=request.data)
@@ -437,7 +438,7 @@ class CaseNoteAddApi(APIView):
             **ERRORS,
         },
     )
-    def post(self, request: Request, case_id: int) -> Response:
+    def post(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case(request.user, case_id, for_=CaseAction.CHANGE)
         expected = parse_if_match(request)
         data = NoteInputSerializer(data=request.data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -118,8 +119,8 @@ class NewContactForm(StaffForm):
         label=_("Подробности"), required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
         if data.get("money_amount") and not data.get("money_lost"):
             data["money_lost"] = True
         if data.get("money_lost") and data.get("money_amount") is None:
@@ -229,7 +230,8 @@ class StatusForm(CaseWriteForm):
     def __init__(self, *args, case, **kwargs):
         super().__init__(*args, **kwargs)
         allowed = set(case.allowed_next_statuses())
-        self.fields["status"].choices = [(v, lbl) for v, lbl in Status.choices if v in allowed]
+        status = cast(forms.ChoiceField, self.fields["status"])  # declared above as one
+        status.choices = [(v, lbl) for v, lbl in Status.choices if v in allowed]
 
 
 def specialists_queryset():
@@ -243,7 +245,7 @@ def specialists_queryset():
 class AssignForm(StaffForm):
     """Assign or reassign one or many cases; no assignee means "back to the queue"."""
 
-    assignee = forms.ModelChoiceField(
+    assignee: forms.ModelChoiceField = forms.ModelChoiceField(
         queryset=None,
         required=False,
         error_messages={"invalid_choice": _("Нет такого специалиста.")},
@@ -251,10 +253,11 @@ class AssignForm(StaffForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = specialists_queryset()
+        assignee = cast(forms.ModelChoiceField, self.fields["assignee"])  # declared above
+        assignee.queryset = specialists_queryset()
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = self.cleaned_data
         raw = self.data.getlist("cases") if hasattr(self.data, "getlist") else []
         data["cases"] = sorted({int(v) for v in raw if str(v).isdigit()})
         if not data["cases"]:
@@ -311,7 +314,7 @@ class CaseFilterForm(StaffForm):
 
     def __init__(self, *args, staff=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].choices = [
+        cast(forms.ChoiceField, self.fields["assignee"]).choices = [  # declared above
             ("", _("все")),
             ("me", _("я")),
             ("none", _("не назначено")),

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F
@@ -50,8 +50,6 @@ from .roles import Role, has_role
 from .subscribers import subscriber_card_accessed as subscriber_card_accessed
 from .subscribers import subscriber_get_or_create
 from .subscribers import subscriber_set_opt_out as subscriber_set_opt_out
-
-User = AbstractBaseUser
 
 
 class CaseConflict(Exception):

@@ -17,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from fraudcenter.requests import StaffRequest
 from reminders.access import access_reminder
 from reminders.models import Reminder
 from reminders.selectors import reminder_is_cancellable, reminders_for_case
@@ -87,7 +88,7 @@ CONFLICT_MESSAGE = _(
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: StaffRequest) -> HttpResponse:
     roles = user_roles(request.user)
     if Role.SPECIALIST in roles:
         return redirect("cases:mine")
@@ -96,7 +97,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "cases/home.html", {"recent": []})
 
 
-def lockout(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:
+def lockout(
+    request: HttpRequest, original_response: object = None, credentials: object = None
+) -> HttpResponse:
     """django-axes: too many failed logins for this login from this address."""
     minutes = int(settings.AXES_COOLOFF_TIME * 60)
     return render(
@@ -110,7 +113,7 @@ def lockout(request: HttpRequest, original_response=None, credentials=None) -> H
 # --- Access ---------------------------------------------------------------------------------
 
 
-def _case(request: HttpRequest, pk: int, for_: CaseAction = CaseAction.VIEW) -> Case:
+def _case(request: StaffRequest, pk: int, for_: CaseAction = CaseAction.VIEW) -> Case:
     """The case with everything its page shows, if this person may do `for_` to it (the
     access module answers 404 or 403)."""
     require_workspace(request.user)
@@ -130,7 +133,7 @@ def _conflict_message(exc: CaseConflict) -> str:
 
 
 @login_required
-def case_new(request: HttpRequest) -> HttpResponse:
+def case_new(request: StaffRequest) -> HttpResponse:
     require_workspace(request.user)
     require_open_case(request.user)
     form = NewContactForm(request.POST or None)
@@ -172,7 +175,7 @@ def _clock(zone) -> str:
     return timezone.localtime(timezone=zone).strftime("%H:%M")
 
 
-def _subscriber_card_context(request: HttpRequest, phone: str) -> dict:
+def _subscriber_card_context(request: StaffRequest, phone: str) -> dict:
     """What the card shows for a typed number: nothing yet, a bad number, a new or known one."""
     context: dict = {"phone_typed": bool(phone.strip()), "phone_error": "", "history": None}
     if not phone.strip():
@@ -201,7 +204,7 @@ def _subscriber_card_context(request: HttpRequest, phone: str) -> dict:
 
 @login_required
 @require_GET
-def subscriber_card(request: HttpRequest) -> HttpResponse:
+def subscriber_card(request: StaffRequest) -> HttpResponse:
     """htmx: the card for the number being typed on the new contact screen."""
     require_workspace(request.user)
     require_subscriber_lookup(request.user)
@@ -215,7 +218,7 @@ def subscriber_card(request: HttpRequest) -> HttpResponse:
 
 
 def _render_case(
-    request: HttpRequest,
+    request: StaffRequest,
     case: Case,
     *,
     status_form: StatusForm | None = None,
@@ -280,7 +283,7 @@ def _reminders_context(case: Case, *, form: ReminderForm | None = None, error: s
 
 
 def _render_reminders(
-    request: HttpRequest,
+    request: StaffRequest,
     pk: int,
     *,
     form: ReminderForm | None = None,
@@ -314,13 +317,13 @@ def _form_errors(form: forms.Form) -> str:
 
 @login_required
 @require_GET
-def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def case_detail(request: StaffRequest, pk: int) -> HttpResponse:
     return _render_case(request, _case(request, pk))
 
 
 @login_required
 @require_POST
-def case_step(request: HttpRequest, pk: int, step_id: int) -> HttpResponse:
+def case_step(request: StaffRequest, pk: int, step_id: int) -> HttpResponse:
     """Record a step outcome in place: htmx gets the row back (plus the new case version and
     the timeline, swapped out of band); a plain POST gets the page (or a redirect)."""
     case = _case(request, pk, CaseAction.WORK)
@@ -381,7 +384,7 @@ def case_step(request: HttpRequest, pk: int, step_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_reminder_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+def case_reminder_schedule(request: StaffRequest, pk: int) -> HttpResponse:
     """Schedule a specialist's SMS; htmx gets the SMS panel back, a plain POST a redirect
     (or the page with the form's errors). Every refusal is the service's."""
     case = _case(request, pk, CaseAction.REMINDERS)
@@ -422,7 +425,7 @@ def case_reminder_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_reminder_cancel(request: HttpRequest, pk: int, reminder_id: int) -> HttpResponse:
+def case_reminder_cancel(request: StaffRequest, pk: int, reminder_id: int) -> HttpResponse:
     require_workspace(request.user)
     case, reminder = access_reminder(request.user, pk, reminder_id)
     form = SmsCancelForm(request.POST)
@@ -450,7 +453,7 @@ def case_reminder_cancel(request: HttpRequest, pk: int, reminder_id: int) -> Htt
 
 @login_required
 @require_POST
-def case_note(request: HttpRequest, pk: int) -> HttpResponse:
+def case_note(request: StaffRequest, pk: int) -> HttpResponse:
     case = _case(request, pk, CaseAction.CHANGE)
     form = NoteForm(request.POST)
     if form.is_valid():
@@ -475,7 +478,7 @@ def case_note(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_identifier(request: HttpRequest, pk: int) -> HttpResponse:
+def case_identifier(request: StaffRequest, pk: int) -> HttpResponse:
     case = _case(request, pk, CaseAction.WORK)
     form = IdentifierForm(request.POST)
     if form.is_valid():
@@ -502,7 +505,7 @@ def case_identifier(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_status(request: HttpRequest, pk: int) -> HttpResponse:
+def case_status(request: StaffRequest, pk: int) -> HttpResponse:
     case = _case(request, pk, CaseAction.CHANGE)
     form = StatusForm(request.POST, case=case)
     if form.is_valid():
@@ -538,7 +541,7 @@ def case_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def case_take(request: HttpRequest, pk: int) -> HttpResponse:
+def case_take(request: StaffRequest, pk: int) -> HttpResponse:
     """A specialist takes an unassigned case for themself."""
     case = _case(request, pk, CaseAction.CHANGE)
     form = TakeForm(request.POST)
@@ -559,14 +562,16 @@ def case_take(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("cases:detail", pk=pk)
 
 
-def _int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isascii() and raw.isdigit() else None
+def _int(raw: object) -> int | None:
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
 
 
 # --- Lists ------------------------------------------------------------------------------------
 
 
-def _case_list(request: HttpRequest, *, mine: bool) -> HttpResponse:
+def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
     require_workspace(request.user)
     staff = list(specialists_queryset())
     # "My cases" opens on the open ones; the form shows that default.
@@ -605,13 +610,13 @@ def _case_list(request: HttpRequest, *, mine: bool) -> HttpResponse:
 
 @login_required
 @require_GET
-def case_list_mine(request: HttpRequest) -> HttpResponse:
+def case_list_mine(request: StaffRequest) -> HttpResponse:
     return _case_list(request, mine=True)
 
 
 @login_required
 @require_GET
-def case_list_all(request: HttpRequest) -> HttpResponse:
+def case_list_all(request: StaffRequest) -> HttpResponse:
     return _case_list(request, mine=False)
 
 
@@ -620,7 +625,7 @@ def case_list_all(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: StaffRequest) -> HttpResponse:
     require_queue(request.user)
     staff = staff_load()
     now = timezone.now()
@@ -637,7 +642,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _back(request: HttpRequest, default: str) -> HttpResponse:
+def _back(request: StaffRequest, default: str) -> HttpResponse:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
@@ -646,16 +651,17 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def queue_assign(request: HttpRequest) -> HttpResponse:
+def queue_assign(request: StaffRequest) -> HttpResponse:
     """Assign (or reassign, or return to the queue) the checked cases."""
     require_supervisor(request.user)
     form = AssignForm(request.POST)
     if not form.is_valid():
-        for error in form.errors.values():
-            messages.error(request, " ".join(error))
+        messages.error(request, _form_errors(form))
         return _back(request, "cases:queue")
     assignee = form.cleaned_data["assignee"]
-    versions = {int(k[2:]): _int(v) for k, v in request.POST.items() if k.startswith("v_")}
+    versions = {
+        int(k[2:]): _int(v) for k, v in request.POST.items() if _int(k[2:]) and k[:2] == "v_"
+    }
     done, conflicts = 0, []
     cases = visible_cases(request.user).filter(pk__in=form.cleaned_data["cases"])
     for case in cases.order_by("pk"):
@@ -668,7 +674,7 @@ def queue_assign(request: HttpRequest) -> HttpResponse:
             )
             done += 1
         except CaseConflict:
-            conflicts.append(case.number)
+            conflicts.append(str(case))
     if done:
         who = assignee.get_full_name() or assignee.username if assignee else _("очередь")
         messages.success(request, _("Назначено: %(n)d → %(who)s.") % {"n": done, "who": who})
@@ -683,7 +689,7 @@ def queue_assign(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def queue_auto_assign(request: HttpRequest) -> HttpResponse:
+def queue_auto_assign(request: StaffRequest) -> HttpResponse:
     require_supervisor(request.user)
     assigned = cases_auto_assign(actor=request.user, limit=100)
     if assigned:
@@ -697,7 +703,7 @@ def queue_auto_assign(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def queue_availability(request: HttpRequest) -> HttpResponse:
+def queue_availability(request: StaffRequest) -> HttpResponse:
     require_supervisor(request.user)
     form = AvailabilityForm(request.POST)
     if form.is_valid():

@@ -11,12 +11,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.api import API_PERMISSIONS, IF_MATCH_HEADER, parse_if_match
 from cases.services import case_sms_cancel, case_sms_schedule
+from fraudcenter.requests import ApiRequest
 
 from . import selectors, services
 from .access import access_case_reminders, access_reminder
@@ -59,7 +59,7 @@ class CaseRemindersApi(APIView):
     permission_classes = API_PERMISSIONS
 
     @extend_schema(responses=ReminderOutputSerializer(many=True))
-    def get(self, request: Request, case_id: int) -> Response:
+    def get(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case_reminders(request.user, case_id)
         reminders = selectors.reminders_for_case(case_id=case.pk)
         return Response(ReminderOutputSerializer(reminders, many=True).data)
@@ -69,7 +69,7 @@ class CaseRemindersApi(APIView):
         request=ReminderCreateSerializer,
         responses=ReminderOutputSerializer,
     )
-    def post(self, request: Request, case_id: int) -> Response:
+    def post(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case_reminders(request.user, case_id, write=True)
         expected = parse_if_match(request)
         data = ReminderCreateSerializer(data=request.data)
@@ -100,7 +100,7 @@ class ReminderCancelApi(APIView):
     permission_classes = API_PERMISSIONS
 
     @extend_schema(parameters=[IF_MATCH_HEADER], request=None, responses=ReminderOutputSerializer)
-    def post(self, request: Request, case_id: int, reminder_id: int) -> Response:
+    def post(self, request: ApiRequest, case_id: int, reminder_id: int) -> Response:
         case, reminder = access_reminder(request.user, case_id, reminder_id)
         expected = parse_if_match(request)
         try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -41,7 +41,6 @@ from .models import Reminder
 from .quiet_hours import next_allowed_send_time
 
 logger = logging.getLogger(__name__)
-User = AbstractBaseUser
 S = Reminder.Status
 K = CaseEvent.Kind
 
