@@ -319,6 +319,33 @@ def _check_length(field: str, text: str, limit: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class BulkAssignment:
+    assigned: list[Case]
+    conflicts: list[Case]  # changed by someone since the list was shown: left alone
+
+
+def cases_assign(
+    *, cases: list[Case], assignee: User | None, actor: User, versions: dict[int, int | None]
+) -> BulkAssignment:
+    """Assign (or reassign, or return to the queue) several cases, each with the version the
+    supervisor's list showed; a case changed since is reported, not overwritten."""
+    assigned, conflicts = [], []
+    for case in sorted(cases, key=lambda c: c.pk):  # pk order: two supervisors never deadlock
+        try:
+            assigned.append(
+                case_assign(
+                    case=case,
+                    assignee=assignee,
+                    actor=actor,
+                    expected_version=versions.get(case.pk),
+                )
+            )
+        except CaseConflict:
+            conflicts.append(case)
+    return BulkAssignment(assigned=assigned, conflicts=conflicts)
+
+
 @transaction.atomic
 def case_add_note(
     *, case: Case, actor: User, text: str, expected_version: int | None = None

@@ -74,6 +74,7 @@ from .services import (
     case_set_status,
     case_sms_cancel,
     case_sms_schedule,
+    cases_assign,
     cases_auto_assign,
     staff_profile_for,
     staff_set_availability,
@@ -662,27 +663,17 @@ def queue_assign(request: StaffRequest) -> HttpResponse:
     versions = {
         int(k[2:]): _int(v) for k, v in request.POST.items() if _int(k[2:]) and k[:2] == "v_"
     }
-    done, conflicts = 0, []
-    cases = visible_cases(request.user).filter(pk__in=form.cleaned_data["cases"])
-    for case in cases.order_by("pk"):
-        try:
-            case_assign(
-                case=case,
-                assignee=assignee,
-                actor=request.user,
-                expected_version=versions.get(case.pk),
-            )
-            done += 1
-        except CaseConflict:
-            conflicts.append(str(case))
-    if done:
+    cases = list(visible_cases(request.user).filter(pk__in=form.cleaned_data["cases"]))
+    result = cases_assign(cases=cases, assignee=assignee, actor=request.user, versions=versions)
+    if result.assigned:
         who = assignee.get_full_name() or assignee.username if assignee else _("очередь")
-        messages.success(request, _("Назначено: %(n)d → %(who)s.") % {"n": done, "who": who})
-    if conflicts:
+        n = len(result.assigned)
+        messages.success(request, _("Назначено: %(n)d → %(who)s.") % {"n": n, "who": who})
+    if result.conflicts:
         messages.error(
             request,
             _("Не назначены, их уже изменил другой сотрудник: %(numbers)s.")
-            % {"numbers": ", ".join(conflicts)},
+            % {"numbers": ", ".join(str(c) for c in result.conflicts)},
         )
     return _back(request, "cases:queue")
 
