@@ -188,7 +188,7 @@ def test_two_concurrent_requests_with_one_key_make_one_case_and_get_one_answer(
     start = threading.Barrier(2)
     results: list = [None, None]
     calls: list[int] = []
-    real_case_open = cases.api.case_open
+    real_case_open = cases.api.case_open_with_steps
 
     def slow_case_open(**kwargs):
         # Holds the first request in flight long enough for the second to hit its key.
@@ -196,7 +196,7 @@ def test_two_concurrent_requests_with_one_key_make_one_case_and_get_one_answer(
         time.sleep(0.5)
         return real_case_open(**kwargs)
 
-    monkeypatch.setattr(cases.api, "case_open", slow_case_open)
+    monkeypatch.setattr(cases.api, "case_open_with_steps", slow_case_open)
 
     def send(i: int) -> None:
         try:
@@ -263,14 +263,14 @@ def test_two_concurrent_requests_with_one_external_id_and_two_keys_make_one_case
     body = open_body()
     start = threading.Barrier(2)
     results: list = [None, None]
-    real_case_open = cases.api.case_open
+    real_case_open = cases.api.case_open_with_steps
 
     def slow_case_open(**kwargs):
         case = real_case_open(**kwargs)
         time.sleep(0.5)  # the case row is inserted but not committed yet
         return case
 
-    monkeypatch.setattr(cases.api, "case_open", slow_case_open)
+    monkeypatch.setattr(cases.api, "case_open_with_steps", slow_case_open)
 
     def send(i: int) -> None:
         try:
