@@ -13,7 +13,7 @@ from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 
 from .models import Case, Channel, Status
-from .services import normalize_msisdn
+from .phones import normalize_msisdn
 
 
 class PhoneFormField(forms.CharField):

@@ -39,8 +39,8 @@ from .models import (
     StepOutcome,
     Subscriber,
 )
+from .phones import normalize_msisdn
 from .roles import Role
-from .services import normalize_msisdn
 
 
 @dataclass

@@ -26,7 +26,7 @@ from .models import (
     StepOutcome,
     Subscriber,
 )
-from .services import normalize_msisdn
+from .phones import normalize_msisdn
 
 User = get_user_model()
 

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from .sms_text import sms_text_errors
 
 
 class Priority(models.IntegerChoices):
@@ -154,22 +158,22 @@ class Step(models.Model):
     def __str__(self) -> str:
         return f"{self.position}. {self.title}"
 
-    def save(self, *args, **kwargs) -> None:
-        # A published version is what open cases pinned: it must never change under them.
-        from playbooks.services import step_assert_editable
-
-        step_assert_editable(self)
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.assert_editable()
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        from playbooks.services import step_assert_editable
-
-        step_assert_editable(self)
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        self.assert_editable()
         return super().delete(*args, **kwargs)
 
-    def clean(self) -> None:
-        from playbooks.services import sms_text_errors
+    def assert_editable(self) -> None:
+        # A published version is what open cases pinned: it must never change under them.
+        if self.version_id and self.version.status != PlaybookVersion.Status.DRAFT:
+            raise ValidationError(
+                _("Опубликованную версию менять нельзя: создайте черновик новой версии.")
+            )
 
+    def clean(self) -> None:
         if self.sms_template:
             errors = sms_text_errors(self.sms_template)
             if errors:

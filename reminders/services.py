@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from cases.models import Case, CaseEvent, Subscriber
 from cases.subscribers import subscriber_set_opt_out
 from playbooks.models import Step
-from playbooks.services import sms_parts, sms_text_errors
+from playbooks.sms_text import sms_parts, sms_text_errors
 
 from .backends import get_backend
 from .backends.base import (

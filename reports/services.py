@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import xlsxwriter
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -24,6 +25,8 @@ from .filters import ReportFilter
 from .models import ExportJob
 
 logger = logging.getLogger(__name__)
+# reports.tasks.export_build_xlsx_task, by its registered name.
+EXPORT_TASK = "reports.tasks.export_build_xlsx"
 PROGRESS_EVERY = 5000
 
 
@@ -67,13 +70,13 @@ def export_record_finish(*, job_id: int, row_count: int, complete: bool) -> None
 def export_xlsx_request(
     *, owner: AbstractBaseUser, f: ReportFilter, columns: list[str]
 ) -> ExportJob:
-    """Queue an XLSX export; the row is the source of truth, the broker carries its id."""
-    from .tasks import export_build_xlsx_task
+    """Queue an XLSX export; the row is the source of truth, the broker carries its id.
 
+    The task is sent by name: tasks import services, never the other way round."""
     job = export_record_start(
         owner=owner, f=f, kind="cases", fmt=ExportJob.Format.XLSX, columns=columns
     )
-    export_build_xlsx_task.delay_on_commit(job.pk)
+    transaction.on_commit(lambda: current_app.send_task(EXPORT_TASK, args=[job.pk]))
     return job
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 
-from playbooks.services import sms_parts
+from playbooks.sms_text import sms_parts
 
 from .base import BaseSmsBackend, OutgoingSms, Receipt, SendResult
 
