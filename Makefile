@@ -1,4 +1,5 @@
 # make run  — venv, install, migrate, demo data, then web + worker + beat (honcho)
+# make lint — ruff, mypy (django-stubs), import-linter, makemigrations --check
 # make test — the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL)
 # make test-scale — the scale-out run on PostgreSQL + RabbitMQ (tests/scale)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -42,6 +43,7 @@ test-scale: venv
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 

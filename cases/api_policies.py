@@ -9,7 +9,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -79,16 +78,9 @@ class IntegrationRateThrottle(SimpleRateThrottle):
 
 
 def _count(key: str, *, ttl: int) -> int:
-    """Add one to a counter that expires with its window, in one round trip on Redis."""
+    """Add one to a counter that expires with its window: `add` creates it once, `incr` is an
+    atomic INCR on Redis (Django's public cache API; two round trips)."""
     cache = caches["default"]
-    if isinstance(cache, RedisCache):
-        redis_key = cache.make_and_validate_key(key)
-        client = cache._cache.get_client(redis_key, write=True)  # Django's Redis client
-        pipe = client.pipeline()
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, ttl)
-        count, _ = pipe.execute()
-        return int(count)
     cache.add(key, 0, ttl)
     try:
         return cache.incr(key)

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import Http404
 
 from cases.access import has, require
+from cases.roles import has_model_permission
 
 from .models import ExportJob
 
@@ -23,7 +24,7 @@ def may_view_reports(user: Any) -> bool:
 
 def export_may_unmask(user: Any) -> bool:
     """Full numbers and names in an export: a model permission given to a group or a person."""
-    return bool(user.is_authenticated and user.has_perm("cases.export_unmasked"))
+    return has_model_permission(user, "cases.export_unmasked")
 
 
 def access_export_job(user: Any, pk: int) -> ExportJob:
