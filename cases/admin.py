@@ -23,7 +23,7 @@ class SubscriberAdmin(admin.ModelAdmin):
 class EventInline(admin.TabularInline):
     model = CaseEvent
     fields = ["created_at", "kind", "actor", "text", "data"]
-    readonly_fields = fields
+    readonly_fields = ["created_at", "kind", "actor", "text", "data"]
     extra = 0
     can_delete = False
 

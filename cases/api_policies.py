@@ -37,10 +37,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             exc = ValidationError({"non_field_errors": exc.messages})
     from rest_framework.views import exception_handler as drf_exception_handler
 
-    response = drf_exception_handler(exc, context)
-    if isinstance(exc, IdempotencyKeyInFlight) and response is not None:
-        response["Retry-After"] = str(exc.retry_after_seconds)
-    return response
+    handled = drf_exception_handler(exc, context)
+    if isinstance(exc, IdempotencyKeyInFlight) and handled is not None:
+        handled["Retry-After"] = str(exc.retry_after_seconds)
+    return handled
 
 
 class IntegrationRateThrottle(SimpleRateThrottle):
@@ -66,12 +66,14 @@ class IntegrationRateThrottle(SimpleRateThrottle):
         self.rate = self.get_rate()
         if self.rate is None:
             return True
-        self.num_requests, self.duration = self.parse_rate(self.rate)
+        num_requests, duration = self.parse_rate(self.rate)
+        if num_requests is None or duration is None:
+            return True
         now = self.timer()
-        window = int(now // self.duration)
-        self.retry_after = (window + 1) * self.duration - now
-        key = f"throttle:{self.scope}:{request.user.pk}:{self.duration}:{window}"
-        return _count(key, ttl=self.duration + 1) <= self.num_requests
+        window = int(now // duration)
+        self.retry_after = (window + 1) * duration - now
+        key = f"throttle:{self.scope}:{request.user.pk}:{duration}:{window}"
+        return _count(key, ttl=duration + 1) <= num_requests
 
     def wait(self) -> float | None:
         return getattr(self, "retry_after", None)

@@ -9,6 +9,7 @@ import random
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.core.management.color import no_style
@@ -64,7 +65,7 @@ SCAM_SENDERS = ["GOSUSLUGI-INFO", "BANK-SECURITY", "DOSTAVKA", "PRIZ", "CB-RF", 
 
 
 def seed_users() -> list[tuple[str, str]]:
-    logins = []
+    logins: list[tuple[str, str]] = []
     groups = {g.name: g for g in Group.objects.all()}
     for username, first, last, role, superuser in DEMO_USERS:
         user, created = User.objects.get_or_create(
@@ -82,7 +83,7 @@ def seed_users() -> list[tuple[str, str]]:
         if role:
             user.groups.add(groups[role])
         if role != Role.INTEGRATION:
-            logins.append((username, role or "admin"))
+            logins.append((username, str(role or "admin")))
     return logins
 
 
@@ -163,8 +164,8 @@ def seed_demo_cases(count: int = 60, *, rng: random.Random | None = None) -> int
         made += 1
         if i % 3 == 0:
             continue  # a third stay new, in the queue
-        case = case_assign(case=case, assignee=rng.choice(specialists), actor=supervisor)
-        actor = case.assignee
+        actor = rng.choice(specialists)
+        case = case_assign(case=case, assignee=actor, actor=supervisor)
         case = case_set_status(case=case, status=Status.IN_PROGRESS, actor=actor)
         if rng.random() < 0.5:
             case_add_identifier(
@@ -190,7 +191,9 @@ def _copy(model: type[models.Model], fields: Sequence[str], rows: Iterable[tuple
     """Insert rows fast: COPY on PostgreSQL, bulk_create elsewhere."""
     if connection.vendor == "postgresql":
         table = model._meta.db_table
-        columns = ", ".join(model._meta.get_field(f).column for f in fields)
+        # By field name or attname ("case" or "case_id"), as get_field() accepts them.
+        column = {n: f.column for f in model._meta.concrete_fields for n in (f.name, f.attname)}
+        columns = ", ".join(str(column[f]) for f in fields)
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
@@ -199,7 +202,7 @@ def _copy(model: type[models.Model], fields: Sequence[str], rows: Iterable[tuple
                 copy.write_row(row)
     else:
         objs = (model(**dict(zip(fields, row, strict=True))) for row in rows)
-        model.objects.bulk_create(objs, batch_size=2000)
+        model._default_manager.bulk_create(objs, batch_size=2000)
 
 
 def _chunks(start: int, stop: int, size: int) -> Iterator[tuple[int, int]]:
@@ -208,7 +211,7 @@ def _chunks(start: int, stop: int, size: int) -> Iterator[tuple[int, int]]:
 
 
 def _next_id(model: type[models.Model]) -> int:
-    return (model.objects.aggregate(m=Max("id"))["m"] or 0) + 1
+    return (model._default_manager.aggregate(m=Max("id"))["m"] or 0) + 1
 
 
 def seed_bulk_cases(total: int, *, rng: random.Random | None = None, log=print) -> None:
@@ -256,7 +259,9 @@ def seed_bulk_cases(total: int, *, rng: random.Random | None = None, log=print) 
     event_id = event_start
     log(f"cases: {total}")
     for lo, hi in _chunks(0, total, 50_000):
-        cases, events, links = [], [], []
+        cases: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        links: list[tuple[Any, ...]] = []
         for i in range(lo, hi):
             cid = case_start + i
             # Skewed towards recent dates, like a growing service.

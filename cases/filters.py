@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 
-from .models import Case, Channel, Status
+from .models import Case, CaseQuerySet, Channel, Status
 from .phones import normalize_msisdn
 
 
@@ -41,13 +41,13 @@ class UtcDateTimeFormField(IsoDateTimeField):
     accepts (+17:18 would be a 500), and an offset pushing year 1 out of range is a 400."""
 
     def clean(self, value: str | None) -> datetime | None:
-        value = super().clean(value)
-        if value is None:
+        parsed: datetime | None = super().clean(value)
+        if parsed is None:
             return None
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value)
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
         try:
-            return value.astimezone(UTC)
+            return parsed.astimezone(UTC)
         except OverflowError as exc:
             raise ValidationError(_("Дата вне допустимого диапазона."), code="invalid") from exc
 
@@ -86,5 +86,5 @@ class CaseFilter(filters.FilterSet):
             return queryset.filter(assignee__isnull=True)
         return queryset.filter(assignee_id=value)
 
-    def filter_text(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+    def filter_text(self, queryset: CaseQuerySet, name: str, value: str) -> CaseQuerySet:
         return queryset.search(value)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -76,7 +76,7 @@ def request_fingerprint(data: Any) -> str:
 
 def idempotent_call(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     key: str,
     fingerprint: str,
     handler: Callable[[], tuple[int, Any, Case | None]],

@@ -24,7 +24,7 @@ import structlog
 from auditlog.models import LogEntry
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Cast, Concat, LPad
 from django.utils import timezone
@@ -86,7 +86,9 @@ def _scrub_event_data(data: Any) -> Any:
     return {**data, "changes": scrubbed}
 
 
-def _update_json_grouped(model: type, field: str, values: dict[int, Any], **fixed: Any) -> None:
+def _update_json_grouped(
+    model: type[models.Model], field: str, values: dict[int, Any], **fixed: Any
+) -> None:
     """Set field per row, one UPDATE per distinct value. The scrubbed values repeat (an
     audit entry's blanked changes depend only on which fields changed), so this is a handful
     of set-based UPDATEs where bulk_update() would build a CASE over every row in Python
@@ -96,7 +98,7 @@ def _update_json_grouped(model: type, field: str, values: dict[int, Any], **fixe
         key = json.dumps(value, sort_keys=True)
         groups.setdefault(key, (value, []))[1].append(pk)
     for value, pks in groups.values():
-        model.objects.filter(pk__in=pks).update(**{field: value}, **fixed)
+        model._default_manager.filter(pk__in=pks).update(**{field: value}, **fixed)
 
 
 def _scrub_audit_log(*, model: type, ids: list[int]) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -85,8 +86,9 @@ def subscriber_history(*, subscriber: Subscriber, recent: int = 10) -> Subscribe
         total_cases=rows[0].total_cases if rows else 0,
         cases_in_repeat_window=rows[0].cases_in_window if rows else 0,
     )
-    history.open_cases = [c for c in rows if c.status in OPEN_STATUSES]
-    history.recent_cases = sorted(rows, key=lambda c: (c.created_at, c.pk), reverse=True)[:recent]
+    cases: list[Case] = list(rows)
+    history.open_cases = [c for c in cases if c.status in OPEN_STATUSES]
+    history.recent_cases = sorted(cases, key=lambda c: (c.created_at, c.pk), reverse=True)[:recent]
     return history
 
 
@@ -233,9 +235,16 @@ def case_list(*, filters: CaseFilters, cursor: str = "", page_size: int = 50) ->
 COUNT_CAP = 1000
 
 
+@dataclass(frozen=True)
+class QueueRow:
+    case: Case
+    is_overdue: bool
+    is_at_risk: bool
+
+
 @dataclass
 class QueueBoard:
-    cases: list[Case]
+    rows: list[QueueRow]
     has_more: bool
     overdue: int
     at_risk: int
@@ -269,18 +278,29 @@ def queue_unassigned(*, limit: int = 200, at_risk_minutes: int = 30) -> QueueBoa
         )
     }
     totals = {name: Case.objects.filter(pk__in=sub).count() for name, sub in capped.items()}
-    for case in rows:
-        case.is_overdue = case.due_at is not None and case.due_at < now
-        case.is_at_risk = not case.is_overdue and case.due_at is not None and case.due_at < soon
     return QueueBoard(
-        cases=rows[:limit],
+        rows=[_queue_row(case, now=now, soon=soon) for case in rows[:limit]],
         has_more=len(rows) > limit,
         overdue=totals["overdue"],
         at_risk=totals["at_risk"],
     )
 
 
-def staff_load() -> list:
+def _queue_row(case: Case, *, now: datetime, soon: datetime) -> QueueRow:
+    overdue = case.due_at is not None and case.due_at < now
+    at_risk = not overdue and case.due_at is not None and case.due_at < soon
+    return QueueRow(case=case, is_overdue=overdue, is_at_risk=at_risk)
+
+
+@dataclass(frozen=True)
+class StaffLoad:
+    user: Any
+    open_cases: int
+    oldest_due: datetime | None
+    profile: StaffProfile  # no row yet means the defaults: available, default cap
+
+
+def staff_load() -> list[StaffLoad]:
     """Every active specialist with open cases, oldest deadline and profile: one query."""
     # The status condition sits in the JOIN (FilteredRelation), so only open cases are joined
     # (index case_assignee_status_idx), not every case a person ever closed.
@@ -296,9 +316,12 @@ def staff_load() -> list:
         .annotate(open_cases=Count("open_assigned"), oldest_due=Min("open_assigned__due_at"))
         .order_by("last_name", "first_name", "username")
     )
-    rows = list(users)
-    for user in rows:
-        # No profile row yet means the defaults: available, default cap.
-        profile = getattr(user, "staff_profile", None)
-        user.profile = profile or StaffProfile(user=user)
-    return rows
+    return [
+        StaffLoad(
+            user=user,
+            open_cases=user.open_cases,
+            oldest_due=user.oldest_due,
+            profile=getattr(user, "staff_profile", None) or StaffProfile(user=user),
+        )
+        for user in users
+    ]

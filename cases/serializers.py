@@ -59,7 +59,9 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class CategorySerializer(serializers.ModelSerializer):
-    playbook = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    playbook: serializers.SlugRelatedField[Playbook] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Category
@@ -75,7 +77,9 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class PlaybookSerializer(serializers.ModelSerializer):
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     version = serializers.IntegerField(source="current_version.number", allow_null=True)
 
     class Meta:
@@ -91,7 +95,7 @@ class PlaybookDetailSerializer(PlaybookSerializer):
         fields = [*PlaybookSerializer.Meta.fields, "published_at", "steps"]
 
     @extend_schema_field(StepSerializer(many=True))
-    def get_steps(self, playbook: Playbook) -> list[dict]:
+    def get_steps(self, playbook: Playbook) -> Any:
         version = playbook.current_version
         if version is None:
             return []
@@ -136,7 +140,9 @@ class UserRefSerializer(serializers.ModelSerializer):
 class HistoryCaseSerializer(serializers.ModelSerializer):
     """A case in the subscriber's history: what the screen pop shows (no subscriber again)."""
 
-    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
     assignee = UserRefSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -280,7 +286,7 @@ class CaseDetailSerializer(CaseCreatedSerializer):
         }
 
     @extend_schema_field(IdentifierSerializer(many=True))
-    def get_identifiers(self, case: Case) -> list[dict]:
+    def get_identifiers(self, case: Case) -> Any:
         return IdentifierSerializer(self.context["identifiers"], many=True).data
 
 

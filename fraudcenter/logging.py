@@ -58,7 +58,7 @@ def mask_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, A
 
 def logging_config(*, json_logs: bool, level: str) -> dict[str, Any]:
     """The LOGGING dict: stdlib and structlog records go through one formatter."""
-    shared = [
+    shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

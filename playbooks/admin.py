@@ -61,7 +61,7 @@ class PlaybookVersionAdmin(admin.ModelAdmin):
 class VersionInline(admin.TabularInline):
     model = PlaybookVersion
     fields = ["number", "status", "published_at", "notes"]
-    readonly_fields = fields
+    readonly_fields = ["number", "status", "published_at", "notes"]
     extra = 0
     can_delete = False
     show_change_link = True

@@ -1,6 +1,8 @@
 """Demo fraud categories and their response playbooks (texts in Russian)."""
 
-CATEGORIES = [
+from typing import Any
+
+CATEGORIES: list[dict[str, Any]] = [
     {
         "slug": "gosuslugi-takeover",
         "name": "Попытка взлома Госуслуг",

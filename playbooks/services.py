@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
@@ -20,7 +20,7 @@ def playbook_current_version(*, category: Category) -> PlaybookVersion | None:
 
 
 @transaction.atomic
-def playbook_create_draft(*, playbook: Playbook, actor: AbstractBaseUser | None) -> PlaybookVersion:
+def playbook_create_draft(*, playbook: Playbook, actor: User | None) -> PlaybookVersion:
     """A new draft copying the current version's steps; the existing draft if there is one."""
     playbook = Playbook.objects.select_for_update().get(pk=playbook.pk)
     draft = playbook.versions.filter(status=PlaybookVersion.Status.DRAFT).first()

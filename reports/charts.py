@@ -11,7 +11,11 @@ from django.utils.translation import gettext as _
 
 from cases.models import Channel
 
-CHANNEL_COLORS = {Channel.HOTLINE: "#0b62d6", Channel.CHAT: "#1a9e77", Channel.OTHER: "#d98c1f"}
+CHANNEL_COLORS: dict[str, str] = {
+    Channel.HOTLINE: "#0b62d6",
+    Channel.CHAT: "#1a9e77",
+    Channel.OTHER: "#d98c1f",
+}
 
 
 def nice_ticks(maximum: float, count: int = 5) -> list[float]:

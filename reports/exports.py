@@ -85,7 +85,12 @@ PERSONAL_COLUMNS = {"phone", "subscriber_name", "summary"}
 
 
 DATETIME_COLUMNS = {"created_at", "due_at", "first_action_at", "resolved_at"}
-_LABELS = {"channel": _CHANNELS, "status": _STATUSES, "outcome": _OUTCOMES, "priority": _PRIORITIES}
+_LABELS: dict[str, dict[Any, str]] = {
+    "channel": _CHANNELS,
+    "status": _STATUSES,
+    "outcome": _OUTCOMES,
+    "priority": _PRIORITIES,
+}
 
 
 def _raw_phone(path: str) -> ExpressionWrapper:
@@ -137,7 +142,7 @@ def _labels(path: str, labels: dict[Any, str]) -> DbCase:
     )
 
 
-def _sql_cell(key: str, path: str, masked: bool) -> Any | None:
+def _sql_cell(key: str, path: str, masked: bool) -> Any:
     """The column as its final CSV text, or None when Python must format it."""
     if key in DATETIME_COLUMNS:
         return _Sql(
@@ -176,7 +181,7 @@ def _sql_cell(key: str, path: str, masked: bool) -> Any | None:
     return path
 
 
-def csv_chunks(f: ReportFilter, columns: list[str], *, masked: bool) -> Iterator[bytes]:
+def csv_chunks(f: ReportFilter, columns: list[str], *, masked: bool) -> Iterator[bytes | int]:
     """The CSV body (no header) in pieces of about 256 KB; the last item is the row count.
 
     PostgreSQL: the database formats and masks every cell and writes the CSV itself

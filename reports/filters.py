@@ -137,7 +137,7 @@ class ReportFilterForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = self.cleaned_data
         period = data.get("period") or "month"
         data["period"] = period
         if period == "custom":

@@ -398,11 +398,11 @@ def live_days(f: ReportFilter) -> LiveDays:
         f"SELECT 'total', day, CAST(sum(total) AS TEXT) FROM {rollup_table} "  # noqa: S608
         "WHERE day >= %s AND day <= %s GROUP BY day"
     )
-    params = [*params, f.date_from, f.date_to]
+    params = (*params, f.date_from, f.date_to)
     if arrays_supported():
         stamp_sql, stamp_params = _stamp_sql(f)
         parts.append(f"SELECT 'stamp', NULL, ({stamp_sql})")
-        params += stamp_params
+        params += tuple(stamp_params)
     with reader.cursor() as cursor:
         cursor.execute(" UNION ALL ".join(parts), params)
         rows = cursor.fetchall()

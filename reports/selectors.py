@@ -352,8 +352,8 @@ def speeds_live(f: ReportFilter) -> Speeds:
         cursor.execute(sql, params)
         for whole, assignee_id, first_p, resolve_p, overdue in cursor.fetchall():
             if whole:
-                out.first_action = tuple(first_p or (None, None))  # type: ignore[assignment]
-                out.resolve = tuple(resolve_p or (None, None))  # type: ignore[assignment]
+                out.first_action = tuple(first_p or (None, None))
+                out.resolve = tuple(resolve_p or (None, None))
                 out.open_overdue = overdue
             elif assignee_id is not None:
                 out.resolve_median_by_assignee[assignee_id] = resolve_p[0] if resolve_p else None
@@ -395,7 +395,8 @@ def repeat_victims(f: ReportFilter) -> int:
         WHERE previous_at >= created_at - %s AND {" AND ".join(outer)}
     """  # noqa: S608 - table name from the model, values are parameters
     with connection.cursor() as cursor:
-        cursor.execute(sql, [f.start - window, f.end, window, *params])
+        args: list[Any] = [f.start - window, f.end, window, *params]
+        cursor.execute(sql, args)
         return cursor.fetchone()[0]
 
 
@@ -415,7 +416,7 @@ def top_identifiers(f: ReportFilter, *, kind: str, limit: int = 10) -> list[dict
 def top_identifiers_live(f: ReportFilter, *, kind: str, limit: int = 10) -> list[dict[str, Any]]:
     """top_identifiers() with the ORM straight from the links and cases: the reference the
     tests compare the rollup with."""
-    return list(
+    rows = (
         CaseIdentifier.objects.using(reports_db_alias())
         .filter(f.case_q("case__"), identifier__kind=kind)
         .values("identifier_id", value=F("identifier__value"))
@@ -425,6 +426,7 @@ def top_identifiers_live(f: ReportFilter, *, kind: str, limit: int = 10) -> list
         )
         .order_by("-subscribers", "-cases", "value")[:limit]
     )
+    return [dict(row) for row in rows]
 
 
 def top_identifiers_by_kind(
@@ -579,7 +581,7 @@ def step_completion(f: ReportFilter) -> list[dict[str, Any]]:
     """Per playbook step (category, position, title): how often done, not applicable, refused,
     escalated on the period's cases."""
     results = StepOutcome.Result
-    return list(
+    rows = (
         StepOutcome.objects.using(reports_db_alias())
         .filter(f.case_q("case__"))
         .values(
@@ -596,6 +598,7 @@ def step_completion(f: ReportFilter) -> list[dict[str, Any]]:
         )
         .order_by("category", "step__position", "title")
     )
+    return [dict(row) for row in rows]
 
 
 # --- SMS --------------------------------------------------------------------------------------

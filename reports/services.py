@@ -12,7 +12,7 @@ from pathlib import Path
 import xlsxwriter
 from celery import current_app
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -38,7 +38,7 @@ def export_dir() -> Path:
 
 def export_record_start(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     f: ReportFilter,
     kind: str,
     fmt: str,
@@ -67,9 +67,7 @@ def export_record_finish(*, job_id: int, row_count: int, complete: bool) -> None
 
 
 @transaction.atomic
-def export_xlsx_request(
-    *, owner: AbstractBaseUser, f: ReportFilter, columns: list[str]
-) -> ExportJob:
+def export_xlsx_request(*, owner: User, f: ReportFilter, columns: list[str]) -> ExportJob:
     """Queue an XLSX export; the row is the source of truth, the broker carries its id.
 
     The task is sent by name: tasks import services, never the other way round."""

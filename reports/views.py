@@ -7,13 +7,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import (
     FileResponse,
     Http404,
-    HttpRequest,
     HttpResponse,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+
+from fraudcenter.requests import StaffRequest
 
 from . import charts, selectors, services
 from .access import access_export_job, export_may_unmask, require_reports
@@ -31,7 +33,7 @@ def _filename(stem: str, form: ReportFilterForm, ext: str) -> str:
 
 @login_required
 @require_GET
-def reports_page(request: HttpRequest) -> HttpResponse:
+def reports_page(request: StaffRequest) -> HttpResponseBase:
     require_reports(request.user)
     form = ReportFilterForm(request.GET or None)
     if not request.GET:
@@ -59,7 +61,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def export_cases_csv(request: HttpRequest) -> HttpResponse:
+def export_cases_csv(request: StaffRequest) -> HttpResponseBase:
     require_reports(request.user)
     form = CaseExportForm(request.GET)
     if not form.is_valid():
@@ -83,7 +85,7 @@ def export_cases_csv(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def export_table_csv(request: HttpRequest, table: str) -> HttpResponse:
+def export_table_csv(request: StaffRequest, table: str) -> HttpResponseBase:
     require_reports(request.user)
     if table not in TABLES:
         raise Http404
@@ -102,7 +104,7 @@ def export_table_csv(request: HttpRequest, table: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def export_xlsx_create(request: HttpRequest) -> HttpResponse:
+def export_xlsx_create(request: StaffRequest) -> HttpResponseBase:
     require_reports(request.user)
     form = CaseExportForm(request.POST)
     if not form.is_valid():
@@ -115,13 +117,13 @@ def export_xlsx_create(request: HttpRequest) -> HttpResponse:
     return redirect("reports:job", pk=job.pk)
 
 
-def _own_job(request: HttpRequest, pk: int) -> ExportJob:
+def _own_job(request: StaffRequest, pk: int) -> ExportJob:
     return access_export_job(request.user, pk)
 
 
 @login_required
 @require_GET
-def export_job(request: HttpRequest, pk: int) -> HttpResponse:
+def export_job(request: StaffRequest, pk: int) -> HttpResponseBase:
     job = _own_job(request, pk)
     template = "reports/_job.html" if request.htmx else "reports/job.html"
     return render(request, template, {"job": job})
@@ -129,7 +131,7 @@ def export_job(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def export_job_download(request: HttpRequest, pk: int) -> HttpResponse:
+def export_job_download(request: StaffRequest, pk: int) -> HttpResponseBase:
     job = _own_job(request, pk)
     path = services.export_file_path(job)
     if path is None or (job.expires_at and job.expires_at <= timezone.now()):
