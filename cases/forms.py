@@ -44,7 +44,8 @@ class StaffForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            field.template_name = "cases/forms/field.html"
+            # Field.template_name (Django 5.0) is not in django-stubs yet.
+            field.template_name = "cases/forms/field.html"  # type: ignore[attr-defined]
 
 
 class PhoneField(forms.CharField):

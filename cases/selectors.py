@@ -26,17 +26,21 @@ from django.db.models import (
     When,
     Window,
 )
+from django.urls import reverse
 from django.utils import timezone
 
 from playbooks.models import Step
 
+from .deadlines import deadline_class, time_left
 from .models import (
     OPEN_STATUSES,
     Case,
     CaseEvent,
     CaseIdentifier,
+    Channel,
     ScammerIdentifier,
     StaffProfile,
+    Status,
     StepOutcome,
     Subscriber,
 )
@@ -162,6 +166,47 @@ class CaseFilters:
 class CasePage:
     cases: list[Case]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CaseListRow:
+    """A case as the lists show it: the case and its texts worked out once per page (the
+    labels translated once, not per row; the deadline in words). The markup is the template's
+    (templates/cases/list.html)."""
+
+    case: Case
+    url: str
+    created: str
+    channel: str
+    status: str
+    due_class: str
+    due_text: str
+    assignee: str  # empty: not assigned
+
+
+def case_list_rows(cases: list[Case]) -> list[CaseListRow]:
+    now = timezone.now()
+    # get_FOO_display() hashes every lazy label of the field's choices, translating each
+    # one (~20 gettext calls a row): translate them once per page instead.
+    channels = {k: str(v) for k, v in Channel.choices}
+    statuses = {k: str(v) for k, v in Status.choices}
+    rows = []
+    for case in cases:
+        assignee = case.assignee
+        is_open = case.is_open
+        rows.append(
+            CaseListRow(
+                case=case,
+                url=reverse("cases:detail", args=[case.pk]),
+                created=timezone.localtime(case.created_at).strftime("%d.%m.%Y %H:%M"),
+                channel=channels.get(case.channel, case.channel),
+                status=statuses.get(case.status, case.status),
+                due_class=deadline_class(case.due_at, now=now) if is_open else "",
+                due_text=time_left(case.due_at, now=now) if is_open else "—",
+                assignee=(assignee.get_full_name() or assignee.username) if assignee else "",
+            )
+        )
+    return rows
 
 
 def _cursor_encode(case: Case) -> str:

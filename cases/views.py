@@ -57,6 +57,7 @@ from .roles import Role, user_roles
 from .selectors import (
     CaseFilters,
     case_list,
+    case_list_rows,
     case_steps,
     identifiers_for_case,
     queue_unassigned,
@@ -598,6 +599,7 @@ def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "rows": case_list_rows(page.cases) if page else [],
             "mine": mine,
             "identifier": identifier,
             "query": params.urlencode(),
