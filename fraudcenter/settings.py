@@ -98,6 +98,13 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [],
+        "APP_DIRS": True,  # <app>/jinja2/
+        "OPTIONS": {"environment": "fraudcenter.jinja2.environment"},
+    },
 ]
 
 # --- Database -------------------------------------------------------------------------------

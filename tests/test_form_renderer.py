@@ -69,22 +69,23 @@ def test_a_template_only_the_django_engine_has_still_renders():
     assert template is not None
 
 
-def test_a_new_list_column_is_one_edit_of_the_list_template(
+def test_a_new_list_column_is_one_edit_of_the_list_table_template(
     client, specialist, make_case, tmp_path, settings
 ):
     cases = [make_case() for _ in range(3)]
-    source = (ROOT / "templates" / "cases" / "list.html").read_text()
-    edited = tmp_path / "cases" / "list.html"
+    source = (ROOT / "cases" / "jinja2" / "cases" / "_case_table.html").read_text()
+    edited = tmp_path / "cases" / "_case_table.html"
     edited.parent.mkdir(parents=True)
     edited.write_text(
-        source.replace('<td class="summary-cell">', '<td class="edited">{{ c.external_id }}</td>'
-                       '<td class="summary-cell">')
+        source.replace("<th>{{ _(\"Кратко\") }}</th>", "<th>ID</th><th>{{ _(\"Кратко\") }}</th>")
+        .replace('<td class="summary-cell">', '<td class="edited">{{ c.external_id }}</td>'
+                 '<td class="summary-cell">')
     )  # fmt: skip
-    settings.TEMPLATES = [
-        {**settings.TEMPLATES[0], "DIRS": [tmp_path, *settings.TEMPLATES[0]["DIRS"]]}
-    ]
+    django_engine, jinja2_engine = settings.TEMPLATES
+    settings.TEMPLATES = [django_engine, {**jinja2_engine, "DIRS": [tmp_path]}]
     client.force_login(specialist)
     html = client.get(reverse("cases:list")).content.decode()
+    assert "<th>ID</th>" in html
     for case in cases:
         assert f'<td class="edited">{case.external_id}</td>' in html
         assert f'<a class="num" href="/cases/{case.pk}/">{case.number}</a>' in html

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django import template
+from django.template import engines
+from django.utils.safestring import mark_safe
 
 from cases import deadlines
 from cases.forms import TIME_ZONE_LABELS
@@ -42,3 +45,11 @@ def outcome_label(value: str) -> str:
 @register.filter
 def result_label(value: str) -> str:
     return str(dict(StepOutcome.Result.choices).get(value, value or "—"))
+
+
+@register.simple_tag
+def case_table(rows: list[Any], can_assign: bool) -> str:
+    """The lists' table, from its Jinja2 template cases/jinja2/cases/_case_table.html: fifty
+    rows of ten cells render several times faster there than in this page's engine."""
+    template = engines["jinja2"].get_template("cases/_case_table.html")
+    return mark_safe(template.render({"rows": rows, "can_assign": can_assign}))  # escaped by it
