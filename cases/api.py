@@ -412,17 +412,6 @@ class CaseIdentifierAddApi(APIView):
         return Response(s.IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
 
 
-class NoteInputSerializer(serializers.Serializer):
-    # The length rule is the service's (case_add_note); this only bounds the request.
-    text = serializers.CharField(max_length=100_000, trim_whitespace=False)
-
-
-class NoteSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    text = serializers.CharField()
-    created_at = serializers.DateTimeField()
-
-
 class CaseNoteAddApi(APIView):
     """A note in the case's timeline (the staff page's «Заметка»)."""
 
@@ -431,9 +420,9 @@ class CaseNoteAddApi(APIView):
     @extend_schema(
         operation_id="cases_notes_add",
         parameters=[IF_MATCH_HEADER],
-        request=NoteInputSerializer,
+        request=s.NoteInputSerializer,
         responses={
-            201: NoteSerializer,
+            201: s.NoteSerializer,
             412: OpenApiResponse(s.ErrorSerializer, description="Версия устарела"),
             **ERRORS,
         },
@@ -441,13 +430,13 @@ class CaseNoteAddApi(APIView):
     def post(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case(request.user, case_id, for_=CaseAction.CHANGE)
         expected = parse_if_match(request)
-        data = NoteInputSerializer(data=request.data)
+        data = s.NoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         event = case_add_note(
             case=case, actor=request.user, text=data.validated_data["text"],
             expected_version=expected,
         )  # fmt: skip
-        response = Response(NoteSerializer(event).data, status=status.HTTP_201_CREATED)
+        response = Response(s.NoteSerializer(event).data, status=status.HTTP_201_CREATED)
         return with_etag(response, event.case.version)
 
 

@@ -374,6 +374,17 @@ class StepOutcomeInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
+class NoteInputSerializer(serializers.Serializer):
+    # The length rule is the service's (case_add_note); this only bounds the request.
+    text = serializers.CharField(max_length=100_000, trim_whitespace=False)
+
+
+class NoteSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    text = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
 class IdentifierInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ScammerIdentifier.Kind.choices)
     value = serializers.CharField(max_length=500)
