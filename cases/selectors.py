@@ -232,10 +232,12 @@ _CREATED_NO_INDEX = ExpressionWrapper(
 )
 
 
-def case_list(*, filters: CaseFilters, cursor: str = "", page_size: int = 50) -> CasePage:
+def case_list(
+    *, filters: CaseFilters, viewer: Any, cursor: str = "", page_size: int = 50
+) -> CasePage:
     """One page of cases, newest first, with keyset pagination on (created_at, id): one
     query, no COUNT(*), whatever the table size (index case_created_idx)."""
-    qs = Case.objects.for_list()
+    qs = Case.objects.for_list().visible_to(viewer)
     f = filters
     if f.status == "open":
         qs = qs.open()

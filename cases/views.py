@@ -590,7 +590,7 @@ def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
             filters.assignee_id, filters.unassigned = request.user.pk, False
         if filters.identifier_id:
             identifier = ScammerIdentifier.objects.filter(pk=filters.identifier_id).first()
-        page = case_list(filters=filters, cursor=request.GET.get("after", ""))
+        page = case_list(filters=filters, viewer=request.user, cursor=request.GET.get("after", ""))
     params = request.GET.copy()
     params.pop("after", None)
     return render(
