@@ -142,8 +142,38 @@ def _labels(path: str, labels: dict[Any, str]) -> DbCase:
     )
 
 
+# A text cell a spreadsheet would run as a formula (OWASP, "CSV injection"): it starts with
+# one of these. The CSV gets a leading apostrophe (shown as text, not evaluated); the XLSX
+# writes every text as a string cell.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _neutralised(expression: Any) -> _Sql:
+    """neutralise() in SQL, for the cells PostgreSQL's COPY writes."""
+    if isinstance(expression, str):
+        expression = F(expression)
+    return _Sql(
+        expression,
+        "CASE WHEN left(%(expressions)s, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+        "THEN '''' || %(expressions)s ELSE %(expressions)s END",
+    )
+
+
 def _sql_cell(key: str, path: str, masked: bool) -> Any:
-    """The column as its final CSV text, or None when Python must format it."""
+    """The column as its final CSV text: formatted, masked and neutralised in SQL."""
+    cell = _sql_text(key, path, masked)
+    return cell if key in _NOT_TEXT else _neutralised(cell)
+
+
+# Cells whose text the export itself writes (dates, sums, yes/no, choice labels).
+_NOT_TEXT = {*DATETIME_COLUMNS, "money_amount", "code_disclosed", "money_lost", *_LABELS}
+
+
+def _sql_text(key: str, path: str, masked: bool) -> Any:
     if key in DATETIME_COLUMNS:
         return _Sql(
             F(path), "to_char(%(expressions)s AT TIME ZONE 'Europe/Moscow', 'DD.MM.YYYY HH24:MI')"
@@ -230,6 +260,8 @@ def _csv_cell(value: Any) -> Any:
         return value.strftime("%d.%m.%Y %H:%M")
     if isinstance(value, Decimal):
         return str(value).replace(".", ",")  # Russian Excel reads a comma as the decimal mark
+    if isinstance(value, str):
+        return neutralise(value)
     return "" if value is None else value
 
 

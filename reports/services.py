@@ -101,7 +101,13 @@ def export_build_xlsx(*, job_id: int) -> ExportJob | None:
         headers, rows = export_rows(f, job.columns, masked=job.masked)
         workbook = xlsxwriter.Workbook(
             str(partial),
-            {"constant_memory": True, "remove_timezone": True, "strings_to_numbers": False},
+            # strings_to_formulas off: a text cell is never a formula («=HYPERLINK(…)»).
+            {
+                "constant_memory": True,
+                "remove_timezone": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+            },
         )
         sheet = workbook.add_worksheet("Обращения")
         bold = workbook.add_format({"bold": True})
@@ -118,6 +124,8 @@ def export_build_xlsx(*, job_id: int) -> ExportJob | None:
                     sheet.write_datetime(n, col, value.replace(tzinfo=None), date_fmt)
                 elif isinstance(value, Decimal):
                     sheet.write_number(n, col, float(value), money_fmt)
+                elif isinstance(value, str):
+                    sheet.write_string(n, col, value)
                 else:
                     sheet.write(n, col, value)
             if n % PROGRESS_EVERY == 0:
