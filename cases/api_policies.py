@@ -10,8 +10,10 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
@@ -89,3 +91,31 @@ def _count(key: str, *, ttl: int) -> int:
     except ValueError:  # expired between add() and incr()
         cache.set(key, 1, ttl)
         return 1
+
+
+class BoundedJSONParser(JSONParser):
+    """DRF's JSON parser, refusing (400) bodies nested deeper than any request of ours is:
+    100,000 `[` would exhaust the decoder's recursion, a 5,000-deep array the serializers'."""
+
+    max_depth = 32
+
+    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(_("Слишком глубокая вложенность JSON.")) from None
+        if _depth_exceeds(data, self.max_depth):
+            raise ParseError(_("Слишком глубокая вложенность JSON."))
+        return data
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+    return False

@@ -37,7 +37,10 @@ class TokenAuthentication(KnoxTokenAuthentication):
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
         msg = _("Invalid token.")
-        text = token.decode("utf-8")
+        try:
+            text = token.decode("utf-8")
+        except UnicodeDecodeError:  # raw bytes in the header: no token of ours
+            raise exceptions.AuthenticationFailed(msg) from None
         tokens = (
             get_token_model()
             .objects.filter(token_key=text[: CONSTANTS.TOKEN_KEY_LENGTH])

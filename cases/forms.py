@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -46,6 +47,21 @@ class StaffForm(forms.Form):
         for field in self.fields.values():
             # Field.template_name (Django 5.0) is not in django-stubs yet.
             field.template_name = "cases/forms/field.html"  # type: ignore[attr-defined]
+
+
+class DateField(forms.DateField):
+    """A date the lists and reports can compute with: from 2000 to 2100. Year 9999 is a valid
+    date, but the day after it is not (a 500 before this bound)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        message = _("Дата вне допустимого диапазона (2000–2100).")
+        kwargs.setdefault("validators", [])
+        kwargs["validators"] = [
+            *kwargs["validators"],
+            MinValueValidator(date(2000, 1, 1), message),
+            MaxValueValidator(date(2100, 12, 31), message),
+        ]
+        super().__init__(**kwargs)
 
 
 class PhoneField(forms.CharField):
@@ -260,7 +276,8 @@ class AssignForm(StaffForm):
     def clean(self) -> dict[str, Any]:
         data = self.cleaned_data
         raw = self.data.getlist("cases") if hasattr(self.data, "getlist") else []
-        data["cases"] = sorted({int(v) for v in raw if str(v).isdigit()})
+        # ASCII digits only: "²".isdigit() is true, and int("²") fails.
+        data["cases"] = sorted({int(v) for v in raw if str(v).isascii() and str(v).isdigit()})
         if not data["cases"]:
             raise ValidationError(_("Отметьте хотя бы одно обращение."))
         return data
@@ -302,10 +319,10 @@ class CaseFilterForm(StaffForm):
             ("custom", _("даты…")),
         ],
     )
-    date_from = forms.DateField(
+    date_from = DateField(
         label=_("с"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = DateField(
         label=_("по"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     phone = forms.CharField(label=_("Телефон"), required=False, max_length=32)

@@ -3,7 +3,9 @@ SMS callbacks, calls), so it depends on nothing of the project."""
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 
 import phonenumbers
 from django.core.exceptions import ValidationError
@@ -25,6 +27,19 @@ def normalize_msisdn(raw: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(_("Такого номера телефона не существует."), code="invalid")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(zone: str) -> str:
+    """An IANA zone name the tz database knows ("Asia/Novosibirsk"); anything else, a
+    directory of it ("America") or a path included, is refused."""
+    if zone not in _known_zones():
+        raise ValidationError({"time_zone": _("Неизвестный часовой пояс.")}, code="invalid")
+    return zone
 
 
 def default_time_zone(msisdn: str) -> str:

@@ -329,16 +329,7 @@ class CaseOpenInputSerializer(serializers.Serializer):
         min_value=0,
     )  # fmt: skip
 
-    def validate_time_zone(self, value: str | None) -> str | None:
-        if not value:
-            return None
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise serializers.ValidationError(_("Неизвестный часовой пояс.")) from exc
-        return value
+    # A known time zone is the service's rule (cases.phones.validate_time_zone).
 
 
 class CaseUpdateInputSerializer(serializers.Serializer):

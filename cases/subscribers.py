@@ -10,13 +10,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import Subscriber
-from .phones import default_time_zone, normalize_msisdn
+from .phones import default_time_zone, normalize_msisdn, validate_time_zone
 
 
 def subscriber_get_or_create(
     *, phone: str, name: str = "", time_zone: str | None = None
 ) -> tuple[Subscriber, bool]:
     msisdn = normalize_msisdn(phone)
+    if time_zone:
+        validate_time_zone(time_zone)
     defaults: dict[str, Any] = {"time_zone": time_zone or default_time_zone(msisdn)}
     if name:
         defaults["name"] = name

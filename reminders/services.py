@@ -601,7 +601,8 @@ def reminder_reference(reminder_id: int) -> str:
 
 def _reference_id(reference: str) -> int | None:
     digits = reference.removeprefix("fc-")
-    return int(digits) if digits.isdigit() else None
+    # ASCII digits only ("fc-²" is no reference of ours), and within an id's range.
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None
 
 
 def reminders_send_batch(*, backend: BaseSmsBackend | None = None) -> int:
@@ -695,6 +696,12 @@ def reminders_reap(*, now: datetime | None = None, backend: BaseSmsBackend | Non
 
 
 def reminders_record_http_receipt(*, payload: dict[str, Any]) -> int:
+    for field in ("message_id", "reference", "status"):
+        if "\x00" in str(payload.get(field, "")):
+            raise ValidationError({field: _("Недопустимый символ в значении.")})
+    reference = str(payload.get("reference", ""))
+    if reference and _reference_id(reference[:64]) is None and not payload.get("message_id"):
+        raise ValidationError({"reference": _("Неизвестная ссылка на SMS.")})
     status = str(payload.get("status", "")).lower()
     receipt = Receipt(
         message_id=str(payload.get("message_id", ""))[:128],

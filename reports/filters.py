@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cases.forms import DateField
 from cases.models import Channel
 from playbooks.models import Category
 
@@ -123,9 +124,9 @@ class ReportFilterForm(forms.Form):
         ("custom", _("Свой период")),
     ]
     period = forms.ChoiceField(label=_("Период"), choices=PERIODS, required=False)
-    date = forms.DateField(label=_("Дата"), required=False)
-    date_from = forms.DateField(label=_("С"), required=False)
-    date_to = forms.DateField(label=_("По"), required=False)
+    date = DateField(label=_("Дата"), required=False)
+    date_from = DateField(label=_("С"), required=False)
+    date_to = DateField(label=_("По"), required=False)
     channel = forms.ChoiceField(
         label=_("Канал"), choices=[("", _("Все каналы")), *Channel.choices], required=False
     )

@@ -56,7 +56,8 @@ def reports_page(request: StaffRequest) -> HttpResponseBase:
     context["unmasked"] = export_may_unmask(request.user)
     context["jobs"] = list(ExportJob.objects.filter(owner=request.user, format="xlsx")[:5])
     context["personal_columns"] = PERSONAL_COLUMNS
-    return render(request, "reports/page.html", context)
+    # Bad filters: the page with the form's Russian errors, as 400 (as the case lists do).
+    return render(request, "reports/page.html", context, status=200 if report else 400)
 
 
 @login_required
