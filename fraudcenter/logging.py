@@ -11,11 +11,12 @@ from urllib.parse import unquote_plus
 import structlog
 
 # +7 916 123-45-67, 89161234567, 7(916)1234567 ... : ten or more digits with separators,
-# standing alone: not the digits of a UUID (request and task ids), of a decimal (0.0030505656)
-# or of a longer word, which must stay readable.
+# standing alone: not the digits of a UUID (request and task ids), of a decimal (0.0030505656),
+# of a date before a time (2026-11-28 05:51:35: the run may not end where a ":" follows) or of
+# a longer word, which must stay readable.
 _PHONE = re.compile(
     r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
-    r"|(?<![\w.])(?P<phone>\+?\d[\d\s()\-]{8,}\d)(?!\w|\.\d)"
+    r"|(?<![\w.])(?P<phone>\+?\d[\d\s()\-]{8,}\d)(?!\w|\.\d|:\d)"
 )
 
 

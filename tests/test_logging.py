@@ -71,3 +71,36 @@ def test_tasks_published_during_a_request_carry_its_id():
     finally:
         structlog.contextvars.clear_contextvars()
     assert headers["request_id"] == "req-7"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "AXES: Cleaned up 0 expired access attempts from database that were older than "
+            "2026-11-28 05:51:35.843776+00:00",
+            "AXES: Cleaned up 0 expired access attempts from database that were older than "
+            "2026-11-28 05:51:35.843776+00:00",
+        ),
+        ("Scheduler: due at 05:51:35", "Scheduler: due at 05:51:35"),
+        ("звонил 89161234567 в 05:51", "звонил ***67 в 05:51"),
+        ("тел. 8 (916) 123-45-67: просил код", "тел. ***67: просил код"),
+    ],
+)
+def test_the_masker_leaves_dates_and_times_alone_and_masks_numbers_beside_them(line, expected):
+    assert mask_phones(line) == expected
+
+
+def test_the_console_sms_backend_prints_no_phone_number():
+    import io
+
+    from reminders.backends.base import OutgoingSms
+    from reminders.backends.console import ConsoleBackend
+
+    out = io.StringIO()
+    ConsoleBackend(stream=out).send_messages(
+        [OutgoingSms(1, "+79161234567", "Перезвоните по +7 495 765-43-21, код 1234", "fc-1")]
+    )
+    printed = out.getvalue()
+    assert "9161234567" not in printed and "765-43-21" not in printed
+    assert "***21" in printed and "Перезвоните по" in printed

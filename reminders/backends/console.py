@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 
+from fraudcenter.logging import mask_phones
 from playbooks.sms_text import sms_parts
 
 from .base import BaseSmsBackend, OutgoingSms, Receipt, SendResult
@@ -23,7 +24,7 @@ class ConsoleBackend(BaseSmsBackend):
             masked = m.msisdn[:-7] + "*****" + m.msisdn[-2:]
             self.stream.write(
                 f"[SMS] reminder={m.reminder_id} to={masked} parts={parts} chars={chars}\n"
-                f"{m.text}\n{'-' * 40}\n"
+                f"{mask_phones(m.text)}\n{'-' * 40}\n"
             )
             results.append(SendResult(m.reminder_id, "sent", message_id=message_id))
             # The console "delivers" at once, so the timeline shows the whole life of an SMS.
