@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from fraudcenter import ops
@@ -27,3 +29,14 @@ urlpatterns = [
     path("api/v1/reports/", include("reports.api_urls")),
     path("", include("cases.urls")),
 ]
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404 for a URL nothing matches: JSON under /api/ (clients parse it), the Russian page
+    elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Не найдено."}, status=404)
+    return page_not_found(request, exception)
+
+
+handler404 = not_found

@@ -105,3 +105,19 @@ def test_the_gateway_callback_refuses_bad_identifiers(client, settings, payload)
     )  # fmt: skip
     assert response.status_code == 400
     assert not Reminder.objects.filter(status="delivered").exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/cases/abc/", "/api/v1/cases/1/steps/x/", "/api/v1/nothing/"]
+)
+def test_an_api_url_that_matches_nothing_is_a_json_404(client, settings, path):
+    settings.DEBUG = False
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Не найдено."}
+
+
+def test_a_staff_url_that_matches_nothing_is_the_russian_page(client, settings):
+    settings.DEBUG = False
+    response = client.get("/cases/abc/")
+    assert response.status_code == 404 and "text/html" in response["Content-Type"]
