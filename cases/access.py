@@ -131,6 +131,11 @@ def require_subscriber_lookup(user: Any) -> None:
     require(user, "cases.view_subscriber")
 
 
+def may_see_personal_data(user: Any) -> bool:
+    """Subscribers' numbers and names in full on every page, API answer and export."""
+    return rules.has_perm("cases.view_personal_data", user)
+
+
 def must_send_idempotency_key(user: Any) -> bool:
     """Machines retry on their own: an integration's case opening must carry a key."""
     return rules.test_rule("cases.is_integration", user)

@@ -38,6 +38,7 @@ from .access import (
     access_case,
     access_case_step,
     may,
+    may_see_personal_data,
     must_send_idempotency_key,
     require_open_case,
     require_subscriber_lookup,
@@ -92,6 +93,12 @@ def parse_if_match(request: ApiRequest) -> int | None:
     if not match:
         raise ValidationError({"If-Match": [_("Укажите версию обращения числом.")]})
     return int(match.group(1))
+
+
+def personal_data_context(request: ApiRequest, **context: Any) -> dict[str, Any]:
+    """The serializers' context: masked numbers, names and texts for a reader who may not see
+    them in full (a manager without the unmasking permission)."""
+    return {"mask_personal_data": not may_see_personal_data(request.user), **context}
 
 
 def with_etag(response: Response, version: int) -> Response:
@@ -154,7 +161,8 @@ class SubscriberLookupApi(APIView):
                 "total_cases": history.total_cases,
                 "cases_in_repeat_window": history.cases_in_repeat_window,
                 "is_repeat_victim": history.is_repeat_victim,
-            }
+            },
+            context=personal_data_context(request),
         ).data
         return Response(data)
 
@@ -186,7 +194,8 @@ class CaseListOpenApi(generics.GenericAPIView):
     def get(self, request: ApiRequest) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(s.CaseListSerializer(page, many=True).data)
+        data = s.CaseListSerializer(page, many=True, context=personal_data_context(request)).data
+        return self.get_paginated_response(data)
 
     @extend_schema(
         operation_id="cases_open",
@@ -251,7 +260,9 @@ class CaseListOpenApi(generics.GenericAPIView):
             status_code = status.HTTP_201_CREATED
         if steps is None:
             steps = list(Step.objects.filter(version_id=version.pk)) if version else []
-        context = {"playbook": playbook, "playbook_version": version, "steps": steps}
+        context = personal_data_context(
+            request, playbook=playbook, playbook_version=version, steps=steps
+        )
         return status_code, s.CaseCreatedSerializer(case, context=context).data, case
 
     def _existing(self, request: ApiRequest, external_id: str) -> Case | None:
@@ -273,11 +284,12 @@ class CaseDetailApi(APIView):
         case = access_case(request.user, case_id, queryset=Case.objects.for_detail())
         prefetch_related_objects([case], "reminders")
         rows = case_steps(case=case)
-        context = {
-            "steps": [row.step for row in rows],
-            "outcomes": {o.step_id: o for o in case.step_outcomes.all()},
-            "identifiers": identifiers_for_case(case=case),
-        }
+        context = personal_data_context(
+            request,
+            steps=[row.step for row in rows],
+            outcomes={o.step_id: o for o in case.step_outcomes.all()},
+            identifiers=identifiers_for_case(case=case),
+        )
         data = s.CaseDetailSerializer(case, context=context).data
         return with_etag(Response(data), case.version)
 
@@ -298,7 +310,8 @@ class CaseDetailApi(APIView):
         data.is_valid(raise_exception=True)
         case = self._apply(request, case, expected, dict(data.validated_data))
         case = Case.objects.for_list().get(pk=case.pk)
-        return with_etag(Response(s.CaseListSerializer(case).data), case.version)
+        body = s.CaseListSerializer(case, context=personal_data_context(request)).data
+        return with_etag(Response(body), case.version)
 
     def _apply(self, request: ApiRequest, case: Case, expected: int | None, changes: dict) -> Case:
         """Each part goes through its service; all in one transaction, so a refusal in the

@@ -1,9 +1,15 @@
+from typing import Any
+
+from .access import may_see_personal_data
 from .roles import Role, user_roles
 
 
-def roles(request) -> dict:
-    names = user_roles(getattr(request, "user", None))
+def roles(request: Any) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    names = user_roles(user)
     return {
+        # Templates show numbers, names and free text through case_tags' *_for filters.
+        "mask_personal_data": bool(names) and not may_see_personal_data(user),
         "roles": names,
         "is_specialist": Role.SPECIALIST in names,
         "is_supervisor": Role.SUPERVISOR in names,

@@ -12,7 +12,7 @@ import rules
 from django.db.models import Q
 
 from .choices import Channel
-from .roles import STAFF_ROLES, Role, has_role, user_roles
+from .roles import STAFF_ROLES, Role, has_model_permission, has_role, user_roles
 
 
 @rules.predicate
@@ -59,6 +59,12 @@ def is_chat_case(user: Any, case: Any) -> bool:
 
 rules.add_rule("cases.is_integration", is_integration)
 
+
+@rules.predicate
+def may_unmask(user: Any) -> bool:
+    return has_model_permission(user, "cases.export_unmasked")
+
+
 is_staff_member = is_specialist | is_supervisor | is_manager
 # Working a case by hand: a specialist on their own or unassigned cases; supervisors on any.
 works_it = (is_specialist & is_assignee_or_unassigned) | is_supervisor
@@ -78,6 +84,11 @@ rules.add_perm("cases.add_case", is_specialist | is_supervisor | is_integration)
 # The screen pop: a subscriber's whole history, for whoever takes contacts or reads cases.
 rules.add_perm("cases.view_subscriber", is_staff_member | is_integration)
 rules.add_perm("cases.use_workspace", is_staff_member)
+# Subscribers' numbers and names in full: whoever works with subscribers, and anyone given
+# the unmasking permission (the same that unmasks exports). Managers see them masked.
+rules.add_perm(
+    "cases.view_personal_data", is_specialist | is_supervisor | is_integration | may_unmask
+)
 rules.add_perm("cases.assign_case", is_supervisor)
 # A specialist takes a free case for themself.
 rules.add_perm("cases.take_case", is_specialist & is_unassigned)

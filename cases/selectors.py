@@ -44,6 +44,7 @@ from .models import (
     StepOutcome,
     Subscriber,
 )
+from .personal_data import mask_phone, mask_text
 from .phones import normalize_msisdn
 from .roles import Role
 
@@ -182,9 +183,12 @@ class CaseListRow:
     due_class: str
     due_text: str
     assignee: str  # empty: not assigned
+    msisdn: str
+    summary: str
 
 
-def case_list_rows(cases: list[Case]) -> list[CaseListRow]:
+def case_list_rows(cases: list[Case], *, masked: bool) -> list[CaseListRow]:
+    """masked: the viewer may not see personal data in full (cases.access)."""
     now = timezone.now()
     # get_FOO_display() hashes every lazy label of the field's choices, translating each
     # one (~20 gettext calls a row): translate them once per page instead.
@@ -204,6 +208,10 @@ def case_list_rows(cases: list[Case]) -> list[CaseListRow]:
                 due_class=deadline_class(case.due_at, now=now) if is_open else "",
                 due_text=time_left(case.due_at, now=now) if is_open else "—",
                 assignee=(assignee.get_full_name() or assignee.username) if assignee else "",
+                msisdn=mask_phone(case.subscriber.msisdn)
+                if masked
+                else str(case.subscriber.msisdn),
+                summary=mask_text(case.summary) if masked else case.summary,
             )
         )
     return rows

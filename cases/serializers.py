@@ -26,6 +26,7 @@ from .models import (
     StepOutcome,
     Subscriber,
 )
+from .personal_data import mask_name, mask_phone, mask_text
 from .phones import normalize_msisdn
 
 User = get_user_model()
@@ -114,7 +115,29 @@ class PinnedPlaybookSerializer(serializers.Serializer):
 # --- Subscribers -------------------------------------------------------------------------------
 
 
-class SubscriberSerializer(serializers.ModelSerializer):
+class MasksPersonalData:
+    """Masks the listed fields when the context says the reader may not see personal data
+    in full (`mask_personal_data`, from cases.access.may_see_personal_data in the view)."""
+
+    phone_fields: tuple[str, ...] = ()
+    name_fields: tuple[str, ...] = ()
+    text_fields: tuple[str, ...] = ()
+
+    def to_representation(self, instance: Any) -> Any:
+        data = super().to_representation(instance)  # type: ignore[misc]  # a Serializer mixin
+        if self.context.get("mask_personal_data"):  # type: ignore[attr-defined]  # as above
+            for field in self.phone_fields:
+                data[field] = mask_phone(data.get(field))
+            for field in self.name_fields:
+                data[field] = mask_name(data.get(field))
+            for field in self.text_fields:
+                data[field] = mask_text(data.get(field))
+        return data
+
+
+class SubscriberSerializer(MasksPersonalData, serializers.ModelSerializer):
+    phone_fields = ("msisdn",)
+    name_fields = ("name",)
     msisdn = serializers.CharField(help_text="E.164")
     time_zone = serializers.CharField()
 
@@ -137,8 +160,10 @@ class UserRefSerializer(serializers.ModelSerializer):
 # --- Cases -------------------------------------------------------------------------------------
 
 
-class HistoryCaseSerializer(serializers.ModelSerializer):
+class HistoryCaseSerializer(MasksPersonalData, serializers.ModelSerializer):
     """A case in the subscriber's history: what the screen pop shows (no subscriber again)."""
+
+    text_fields: tuple[str, ...] = ("summary",)
 
     category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
@@ -205,7 +230,9 @@ class CaseCreatedSerializer(CaseListSerializer):
         }
 
 
-class CaseEventSerializer(serializers.ModelSerializer):
+class CaseEventSerializer(MasksPersonalData, serializers.ModelSerializer):
+    text_fields = ("text",)
+
     actor = UserRefSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -243,19 +270,25 @@ class IdentifierSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "value", "first_seen_at", "case_count"]
 
 
-class ChatMessageSerializer(serializers.ModelSerializer):
+class ChatMessageSerializer(MasksPersonalData, serializers.ModelSerializer):
+    text_fields = ("text",)
+
     class Meta:
         model = ChatMessage
         fields = ["id", "external_id", "author", "text", "sent_at", "created_at"]
 
 
-class ReminderSerializer(serializers.ModelSerializer):
+class ReminderSerializer(MasksPersonalData, serializers.ModelSerializer):
+    text_fields = ("text",)
+
     class Meta:
         model = Reminder
         fields = ["id", "step", "text", "parts", "send_after", "status", "sent_at", "delivered_at"]
 
 
 class CaseDetailSerializer(CaseCreatedSerializer):
+    text_fields = ("summary", "description")
+
     """The case with its timeline, steps and outcomes, identifiers, chat and reminders.
 
     Everything comes from the prefetches and the context the view filled."""

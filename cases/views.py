@@ -29,6 +29,7 @@ from .access import (
     access_case_step,
     may,
     may_assign,
+    may_see_personal_data,
     may_take,
     require_open_case,
     require_queue,
@@ -599,7 +600,9 @@ def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows": case_list_rows(page.cases) if page else [],
+            "rows": case_list_rows(page.cases, masked=not may_see_personal_data(request.user))
+            if page
+            else [],
             "mine": mine,
             "identifier": identifier,
             "query": params.urlencode(),

@@ -14,7 +14,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cases.api import API_PERMISSIONS, IF_MATCH_HEADER, parse_if_match
+from cases.api import API_PERMISSIONS, IF_MATCH_HEADER, parse_if_match, personal_data_context
+from cases.serializers import MasksPersonalData
 from cases.services import case_sms_cancel, case_sms_schedule
 from fraudcenter.requests import ApiRequest
 
@@ -23,7 +24,9 @@ from .access import access_case_reminders, access_reminder
 from .models import Reminder
 
 
-class ReminderOutputSerializer(serializers.ModelSerializer):
+class ReminderOutputSerializer(MasksPersonalData, serializers.ModelSerializer):
+    text_fields = ("text",)
+
     status_display = serializers.CharField(source="get_status_display")
     characters = serializers.SerializerMethodField()
     cancellable = serializers.SerializerMethodField()
@@ -62,7 +65,8 @@ class CaseRemindersApi(APIView):
     def get(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case_reminders(request.user, case_id)
         reminders = selectors.reminders_for_case(case_id=case.pk)
-        return Response(ReminderOutputSerializer(reminders, many=True).data)
+        context = personal_data_context(request)
+        return Response(ReminderOutputSerializer(reminders, many=True, context=context).data)
 
     @extend_schema(
         parameters=[IF_MATCH_HEADER],

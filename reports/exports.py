@@ -16,6 +16,8 @@ from django.db.models import CharField, ExpressionWrapper, F, Func, QuerySet, Va
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case, Channel, Outcome, Status
+from cases.personal_data import mask_name as mask_name
+from cases.personal_data import mask_phone as mask_phone
 from fraudcenter.db_router import reports_db_alias
 from fraudcenter.logging import mask_phones
 from playbooks.models import Priority
@@ -24,21 +26,6 @@ from .filters import MOSCOW, ReportFilter
 
 CHUNK_SIZE = 2000
 BOM = "\ufeff"
-
-
-def mask_phone(msisdn: str | None) -> str:
-    """+79161234567 → +7 916 ***-**-67: the operator code and the last two digits stay."""
-    if not msisdn:
-        return ""
-    s = str(msisdn)
-    if s.startswith("+7") and len(s) == 12:
-        return f"+7 {s[2:5]} ***-**-{s[-2:]}"
-    return f"{s[:4]} ***-**-{s[-2:]}" if len(s) > 6 else "***"
-
-
-def mask_name(name: str | None) -> str:
-    """Иван Петров → И*** П***."""
-    return " ".join(f"{w[0]}***" for w in (name or "").split())
 
 
 def _local(dt: datetime | None) -> datetime | None:
