@@ -45,8 +45,7 @@ class StaffForm(forms.Form):
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
-            # Field.template_name (Django 5.0) is not in django-stubs yet.
-            field.template_name = "cases/forms/field.html"  # type: ignore[attr-defined]
+            field.template_name = "cases/forms/field.html"  # type: ignore[attr-defined]  # Django 5.0 attribute, not in django-stubs
 
 
 class DateField(forms.DateField):

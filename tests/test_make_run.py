@@ -73,3 +73,10 @@ def test_migrate_seed_and_worker_start_on_the_embedded_default(embedded_env, tmp
         for p in procs:
             out, _ = p.communicate(timeout=30)
     assert "beat: Starting" in out
+
+
+def test_the_procfile_writes_only_where_fraudcenter_var_dir_says():
+    # Beat's schedule file comes from settings (CELERY_BEAT_SCHEDULE_FILENAME, under
+    # FRAUDCENTER_VAR_DIR); a path of the checkout's own var/ would not exist elsewhere.
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        assert "var/" not in line, line

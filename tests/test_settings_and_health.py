@@ -76,3 +76,12 @@ def test_the_shipped_gunicorn_config_loads_the_app():
         cwd=ROOT, env={**env, **PRODUCTION_ENV}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_pages_and_api_answers_are_never_cached(client, specialist, make_case):
+    case = make_case()
+    client.force_login(specialist)
+    for url in (f"/cases/{case.pk}/", "/cases/", f"/api/v1/cases/{case.pk}/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"], url

@@ -30,7 +30,8 @@ class LocmemBackend(BaseSmsBackend):
                 outbox.append(m)
             message_id = uuid.uuid4().hex if outcome == "sent" else ""
             error = "" if outcome == "sent" else f"scripted {outcome}"
-            results.append(SendResult(m.reminder_id, outcome, message_id, error))  # type: ignore[arg-type]
+            # The tests script outcomes as plain strings; each is one of base.Outcome's.
+            results.append(SendResult(m.reminder_id, outcome, message_id, error))  # type: ignore[arg-type]  # scripted Outcome
         return results
 
     def poll(self):
