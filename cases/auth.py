@@ -10,7 +10,9 @@ import binascii
 from hmac import compare_digest
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import OuterRef
 from django.utils import timezone
@@ -22,6 +24,7 @@ from knox.models import get_token_model
 from knox.settings import CONSTANTS, knox_settings
 from knox.signals import token_expired
 from rest_framework import exceptions
+from rest_framework.throttling import BaseThrottle
 
 from .roles import remember_roles
 
@@ -34,6 +37,22 @@ class TokenAuthentication(KnoxTokenAuthentication):
     its user and, on PostgreSQL, the user's role names; an expired token is still refused
     and deleted when presented. Expired tokens nobody presents stay until
     `create_integration NAME --revoke` or the admin removes them."""
+
+    def authenticate(self, request: Any) -> tuple[Any, Any] | None:
+        """knox's check, behind a budget of failures per client address: guessing tokens
+        (600 bad ones in 3 s) gets 429 once the budget is spent, without a query."""
+        key = _failure_key(request)
+        if (cache.get(key) or 0) >= _failure_budget()[0]:
+            raise exceptions.Throttled(wait=_failure_budget()[1])
+        try:
+            return super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            cache.add(key, 0, _failure_budget()[1])
+            try:
+                cache.incr(key)
+            except ValueError:  # the window ended between add() and incr()
+                cache.set(key, 1, _failure_budget()[1])
+            raise
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
         msg = _("Invalid token.")
@@ -85,3 +104,15 @@ class TokenScheme(KnoxTokenScheme):
     """The OpenAPI description of the token: knox's, for this subclass."""
 
     target_class = "cases.auth.TokenAuthentication"
+
+
+def _failure_key(request: Any) -> str:
+    # DRF's own client identity: the address, or X-Forwarded-For behind NUM_PROXIES proxies.
+    return f"auth-failures:{BaseThrottle().get_ident(request)}"
+
+
+def _failure_budget() -> tuple[int, int]:
+    """(failures, seconds) from API_AUTH_FAILURE_RATE, e.g. "30/min"."""
+    count, period = settings.API_AUTH_FAILURE_RATE.split("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+    return int(count), seconds

@@ -338,6 +338,8 @@ REST_FRAMEWORK = {
 }
 # Requests per integration account, e.g. "600/min"; 429 with Retry-After beyond it.
 API_INTEGRATION_THROTTLE_RATE = env.str("API_INTEGRATION_THROTTLE_RATE", default="1200/min")
+# Wrong API tokens per client address, e.g. "30/min"; 429 with Retry-After beyond it.
+API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="30/min")
 # How long a retried request waits for the same Idempotency-Key still in flight before 409.
 IDEMPOTENCY_LOCK_TIMEOUT_MS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_MS", default=10_000)
 REST_KNOX = {"AUTO_REFRESH": False, "TOKEN_TTL": None}

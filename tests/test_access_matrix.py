@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -325,6 +326,7 @@ def test_every_url_has_a_row_in_the_access_matrix():
 @pytest.fixture
 def world(make_case, specialist, supervisor, manager, integration, settings) -> World:
     settings.SMS_CALLBACK_SECRET = "matrix-secret"
+    cache.clear()  # the budget of wrong tokens per address is kept in the cache
     admin = User.objects.create_superuser("root", password="pass-Secret-611")
     case = case_assign(case=make_case(), assignee=specialist, actor=supervisor)
     reminder, _ = reminder_schedule_manual(

@@ -211,3 +211,20 @@ def test_the_token_query_brings_the_roles_and_a_removed_role_is_refused_at_once(
         assert client.get("/api/v1/categories/").status_code == 200
     User.objects.get(username="telephony-611").groups.clear()
     assert client.get("/api/v1/categories/").status_code == 403
+
+
+def test_guessing_tokens_is_throttled_per_address(db, settings, integration):
+    from knox.models import AuthToken
+    from rest_framework.test import APIClient
+
+    settings.API_AUTH_FAILURE_RATE = "5/min"
+    guesser = APIClient(REMOTE_ADDR="203.0.113.7")
+    guesser.credentials(HTTP_AUTHORIZATION="Token " + "0" * 64)
+    answers = [guesser.get("/api/v1/cases/").status_code for _ in range(7)]
+    assert answers == [401] * 5 + [429] * 2
+    assert guesser.get("/api/v1/cases/")["Retry-After"]
+    # Another address, with the right token, is not affected.
+    _instance, token = AuthToken.objects.create(user=integration)
+    other = APIClient(REMOTE_ADDR="198.51.100.9")
+    other.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert other.get("/api/v1/cases/").status_code == 200
