@@ -24,6 +24,7 @@ from knox.models import get_token_model
 from knox.settings import CONSTANTS, knox_settings
 from knox.signals import token_expired
 from rest_framework import exceptions
+from rest_framework.authentication import get_authorization_header
 from rest_framework.throttling import BaseThrottle
 
 from .roles import remember_roles
@@ -41,6 +42,8 @@ class TokenAuthentication(KnoxTokenAuthentication):
     def authenticate(self, request: Any) -> tuple[Any, Any] | None:
         """knox's check, behind a budget of failures per client address: guessing tokens
         (600 bad ones in 3 s) gets 429 once the budget is spent, without a query."""
+        if not get_authorization_header(request):
+            return None  # no credentials: another authenticator's request (a session)
         key = _failure_key(request)
         if (cache.get(key) or 0) >= _failure_budget()[0]:
             raise exceptions.Throttled(wait=_failure_budget()[1])

@@ -137,11 +137,26 @@ def _by_status(name: str, documentation: str, queryset) -> GaugeMetricFamily:
 
 
 def _metrics_allowed(request: HttpRequest) -> bool:
+    """The Bearer token when one is set; else an address of METRICS_ALLOWED_IPS; else nobody.
+
+    Behind the reverse proxy every request comes from the proxy's address: the client is
+    then the address the proxy reports (the last X-Forwarded-For hop), and only a proxy of
+    METRICS_TRUSTED_PROXIES is believed."""
     token = settings.METRICS_TOKEN
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(given.encode(), token.encode())
-    return request.META.get("REMOTE_ADDR", "") in settings.METRICS_ALLOWED_IPS
+    return bool(settings.METRICS_ALLOWED_IPS) and client_address(request) in (
+        settings.METRICS_ALLOWED_IPS
+    )
+
+
+def client_address(request: HttpRequest) -> str:
+    remote = request.META.get("REMOTE_ADDR", "")
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and remote in settings.METRICS_TRUSTED_PROXIES:
+        return forwarded.split(",")[-1].strip()
+    return remote
 
 
 @never_cache

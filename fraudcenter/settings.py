@@ -382,7 +382,10 @@ if PD_ANONYMISE_BATCH <= 0:
 # --- Operations -----------------------------------------------------------------------------
 # /metrics: a Bearer token for Prometheus, or (without one) only these addresses.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+# Without a token, only these client addresses (none by default: the token is required);
+# behind the proxy, the address it reports in X-Forwarded-For, if it is a trusted one.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+METRICS_TRUSTED_PROXIES = env.list("METRICS_TRUSTED_PROXIES", default=["127.0.0.1", "::1"])
 # /readyz fails when a due SMS has waited longer than this (seconds): the dispatcher is stuck.
 SMS_BACKLOG_MAX_AGE = env.int("SMS_BACKLOG_MAX_AGE", default=600)
 

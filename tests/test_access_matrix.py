@@ -99,7 +99,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     # --- operations -------------------------------------------------------------------------
     ("healthz", "GET"): Row("GET", p("/healthz"), _same(200)),
     ("readyz", "GET"): Row("GET", p("/readyz"), _same(200)),
-    ("metrics", "GET"): Row("GET", p("/metrics"), _same(200)),
+    # No token and no allowlist configured: nobody (tests/test_ops.py covers both).
+    ("metrics", "GET"): Row("GET", p("/metrics"), _same(403)),
     # Django admin: only is_staff users (the admin); everyone else is sent to its login.
     ("admin", "GET"): Row("GET", p("/admin/"), _same("admin-login", admin=200)),
     # --- login, API docs --------------------------------------------------------------------

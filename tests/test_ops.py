@@ -36,6 +36,20 @@ def test_metrics_are_refused_to_strangers(client, settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
 
 
+def test_metrics_need_the_token_or_an_allowlist_judged_behind_the_proxy(client, settings):
+    settings.METRICS_TOKEN = ""
+    settings.METRICS_ALLOWED_IPS = []
+    assert client.get("/metrics").status_code == 403  # nothing configured: nobody
+    settings.METRICS_ALLOWED_IPS = ["10.0.0.5"]
+    # Through the local proxy: its X-Forwarded-For decides, not its own 127.0.0.1.
+    proxied = {"REMOTE_ADDR": "127.0.0.1"}
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.9", **proxied).status_code == 403
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="10.0.0.5", **proxied).status_code == 200
+    # A forged header from a host that is not a trusted proxy is not believed.
+    direct = {"REMOTE_ADDR": "203.0.113.9"}
+    assert client.get("/metrics", HTTP_X_FORWARDED_FOR="10.0.0.5", **direct).status_code == 403
+
+
 def test_metrics_show_requests_cases_and_sms(client, settings, make_case):
     settings.METRICS_TOKEN = "s3cret-token"
     make_case(channel="chat")
