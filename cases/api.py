@@ -125,6 +125,11 @@ ERRORS = {
     404: OpenApiResponse(s.ErrorSerializer, description="Не найдено"),
     429: OpenApiResponse(s.ErrorSerializer, description="Слишком много запросов"),
 }
+# A write on a case: also 412 when If-Match names a version someone has changed since.
+WRITE_ERRORS = {
+    **ERRORS,
+    412: OpenApiResponse(s.ErrorSerializer, description="Версия устарела"),
+}
 
 
 # --- Subscribers -----------------------------------------------------------------------------
@@ -299,8 +304,7 @@ class CaseDetailApi(APIView):
         request=s.CaseUpdateInputSerializer,
         responses={
             200: s.CaseListSerializer,
-            412: OpenApiResponse(s.ErrorSerializer, description="Версия устарела"),
-            **ERRORS,
+            **WRITE_ERRORS,
         },
     )
     def patch(self, request: ApiRequest, case_id: int) -> Response:
@@ -385,7 +389,7 @@ class CaseStepRecordApi(APIView):
         operation_id="cases_steps_record",
         parameters=[IF_MATCH_HEADER],
         request=s.StepOutcomeInputSerializer,
-        responses={200: s.StepOutcomeSerializer, **ERRORS},
+        responses={200: s.StepOutcomeSerializer, **WRITE_ERRORS},
     )
     def post(self, request: ApiRequest, case_id: int, step_id: int) -> Response:
         case = access_case(request.user, case_id, for_=CaseAction.WORK)
@@ -412,7 +416,7 @@ class CaseIdentifierAddApi(APIView):
         operation_id="cases_identifiers_add",
         parameters=[IF_MATCH_HEADER],
         request=s.IdentifierInputSerializer,
-        responses={201: s.IdentifierSerializer, **ERRORS},
+        responses={201: s.IdentifierSerializer, **WRITE_ERRORS},
     )
     def post(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case(request.user, case_id, for_=CaseAction.WORK)
@@ -436,8 +440,7 @@ class CaseNoteAddApi(APIView):
         request=s.NoteInputSerializer,
         responses={
             201: s.NoteSerializer,
-            412: OpenApiResponse(s.ErrorSerializer, description="Версия устарела"),
-            **ERRORS,
+            **WRITE_ERRORS,
         },
     )
     def post(self, request: ApiRequest, case_id: int) -> Response:
