@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import select
 import time
 from dataclasses import dataclass, field
 
@@ -91,7 +90,6 @@ class SmppBackend(BaseSmsBackend):
         if client is not None:
             with contextlib.suppress(Exception):  # the socket is being thrown away anyway
                 client.disconnect()
-            client._socket = None  # silence smpplib's "was not closed" warning
         if client is self.client:
             self.client = None
 
@@ -107,10 +105,8 @@ class SmppBackend(BaseSmsBackend):
         return self.client
 
     def _drain(self) -> None:
-        client = self.client
-        assert client is not None
-        while select.select([client._socket], [], [], 0)[0]:
-            client.read_once(auto_send_enquire_link=False)
+        assert self.client is not None
+        self.client.poll(auto_send_enquire_link=False)
 
     def close(self) -> None:
         if self.client is not None:
