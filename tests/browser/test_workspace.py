@@ -15,6 +15,7 @@ from cases.models import Case, CaseEvent, StepOutcome
 from cases.services import case_open, case_set_status
 from playbooks.models import Category
 from reminders.models import Reminder
+from tests.browser.csp import REDOC_CREDIT_LOGO, watch_csp
 
 # live_server runs Django in a thread while Playwright's sync API runs an event loop in
 # this one; Django would otherwise refuse ORM calls from "async" context.
@@ -60,8 +61,10 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ru-RU")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    csp_refusals = watch_csp(page)
     yield page
     context.close()
+    assert not csp_refusals, "\n".join(csp_refusals)
 
 
 @pytest.fixture
@@ -93,7 +96,9 @@ def demo(db):
 
 
 def _shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    # caret="initial": hiding the caret leaves style="" on every input, which htmx then copies
+    # onto swapped-in fields, and the CSP refuses (a screenshot artefact, not the page's).
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, caret="initial")
 
 
 def _login(page, base: str, username: str) -> None:
@@ -255,3 +260,23 @@ def test_password_guessing_ends_on_a_russian_lockout_page(live_server, page, dem
         page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Вход временно заблокирован"
     _shot(page, "login-lockout")
+
+
+def test_the_api_docs_render_offline_under_the_csp(live_server, page, db):
+    """Both documentation pages in a closed network: any request to another host is refused
+    and recorded; the pages still render every operation, and nothing breaks the CSP."""
+    outside: list[str] = []
+
+    def closed_network(route):
+        if route.request.url.startswith(live_server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", closed_network)
+    page.goto(f"{live_server.url}/api/redoc/")
+    page.locator("h2", has_text="cases_list").first.wait_for()
+    page.goto(f"{live_server.url}/api/docs/")
+    page.locator(".swagger-ui .opblock").first.wait_for()
+    assert set(outside) <= {REDOC_CREDIT_LOGO}

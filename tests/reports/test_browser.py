@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.csp import watch_csp
+
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "reports.png"
 ARGS = [
@@ -32,8 +34,10 @@ def browser_page():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1360, "height": 900}, locale="ru-RU")
+        csp_refusals = watch_csp(page)
         yield page
         browser.close()
+        assert not csp_refusals, "\n".join(csp_refusals)
         # The test's own queries ran while playwright's event loop was current, so their
         # connection lives in that context: close it here, or the test database cannot be
         # dropped at the end of the run ("accessed by other users").
@@ -87,7 +91,7 @@ def test_the_reports_page_renders_charts_and_delivers_an_xlsx(
     assert page.get_by_text("Обращений в день").count() == 1  # axis titles in Russian
     assert page.get_by_text("Дата (московское время)").count() == 1
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True, caret="initial")  # see _shot
 
     # XLSX: the button queues a job; htmx polls until the download link appears. No worker
     # runs here, so the test builds the job the way the worker would, between two polls.
