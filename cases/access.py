@@ -136,6 +136,7 @@ def may_see_personal_data(user: Any) -> bool:
     return rules.has_perm("cases.view_personal_data", user)
 
 
-def must_send_idempotency_key(user: Any) -> bool:
-    """Machines retry on their own: an integration's case opening must carry a key."""
-    return rules.test_rule("cases.is_integration", user)
+def must_send_idempotency_key(user: Any, *, by_token: bool) -> bool:
+    """Machines retry on their own: a case opening with an API token (an integration's, or a
+    person's script) must carry a key; a staff session (the docs page, a browser) need not."""
+    return by_token or rules.test_rule("cases.is_integration", user)

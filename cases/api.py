@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status, viewsets
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -54,6 +54,7 @@ from .idempotency import (
 from .models import Case
 from .selectors import (
     case_steps,
+    identifier_case_count,
     identifiers_for_case,
     subscriber_find,
     subscriber_history,
@@ -106,11 +107,14 @@ def with_etag(response: Response, version: int) -> Response:
     return response
 
 
+# Required: every caller with an API token must send it (400 without); a staff session may not.
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[!-~]+$"},
     OpenApiParameter.HEADER,
-    description="Обязателен для интеграций: повтор с тем же ключом и телом вернёт тот же ответ.",
+    required=True,
+    description="Обязателен при вызове с токеном (сессия сотрудника может не передавать): "
+    "повтор с тем же ключом и телом вернёт тот же ответ.",
 )
 IF_MATCH_HEADER = OpenApiParameter(
     "If-Match",
@@ -183,6 +187,30 @@ class CasePagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
 
+    def get_page_size(self, request: Request) -> int:
+        """A page size that is not a whole number from 1 to 100 is a field error, not
+        silently the default (a client asking for 500 must learn it gets 100 at the most)."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
+            raise ValidationError({"page_size": [_("Размер страницы — целое число от 1 до 100.")]})
+        return int(raw)
+
+    def decode_cursor(self, request: Request) -> Any:
+        # DRF answers a mangled cursor with 404; it is bad input on a URL that exists.
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise ValidationError({"cursor": [_("Неверный курсор страницы.")]}) from exc
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
 
 class CaseListOpenApi(generics.GenericAPIView):
     """GET: the case list with filters. POST: open a case (idempotent)."""
@@ -223,7 +251,7 @@ class CaseListOpenApi(generics.GenericAPIView):
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise ValidationError({"Idempotency-Key": [_("Слишком длинный или неверный ключ.")]})
         if not key:
-            if must_send_idempotency_key(request.user):
+            if must_send_idempotency_key(request.user, by_token=request.auth is not None):
                 raise ValidationError(
                     {"Idempotency-Key": [_("Интеграции обязаны передавать Idempotency-Key.")]}
                 )
@@ -426,6 +454,7 @@ class CaseIdentifierAddApi(APIView):
         identifier = case_add_identifier(
             case=case, actor=request.user, expected_version=expected, **data.validated_data
         )
+        identifier.case_count = identifier_case_count(identifier=identifier)  # type: ignore[attr-defined]  # the list's annotation, filled by hand
         return Response(s.IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
 
 

@@ -112,6 +112,11 @@ def identifiers_for_case(*, case: Case) -> list[ScammerIdentifier]:
     )
 
 
+def identifier_case_count(*, identifier: ScammerIdentifier) -> int:
+    """In how many cases the identifier was reported (the answer to adding it)."""
+    return CaseIdentifier.objects.filter(identifier=identifier).count()
+
+
 def case_get_detail(*, case_id: int) -> Case:
     """A case with everything its page shows, in a fixed number of queries.
 

@@ -35,6 +35,26 @@ User = get_user_model()
 # --- Fields ------------------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "string", "format": "date-time", "pattern": "^(20[0-9]{2}|2100)-"})
+class DateTimeField(serializers.DateTimeField):
+    """A time the API takes in: from 2000 to 2100 (as the staff forms' dates). Year 0172 is a
+    valid date-time, but no chat line or SMS is from then, and before 1919 Moscow's offset has
+    seconds (+02:30:17), which no client parses. The schema says so with a pattern."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        message = _("Время вне допустимого диапазона (2000–2100).")
+        self.error_messages["overflow"] = message  # 9999-12-31T23:59Z overflows in Moscow
+        self.validators += [
+            lambda value: _check_year(value, message),
+        ]
+
+
+def _check_year(value: Any, message: Any) -> None:
+    if not 2000 <= value.year <= 2100:
+        raise serializers.ValidationError(message)
+
+
 class PhoneField(serializers.CharField):
     """Any common Russian format in, E.164 out; a malformed number is a field error."""
 
@@ -48,6 +68,27 @@ class PhoneField(serializers.CharField):
             return normalize_msisdn(text)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages) from exc
+
+
+class StrictInput(serializers.Serializer):
+    """An input whose text fields take text: DRF's CharField turns a JSON number or boolean
+    into a string ("external_id": 0 becomes "0"), which hides a client's bug and breaks the
+    schema's promise that a string is expected. Form and multipart bodies are text anyway."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            wrong = {
+                name: [_("Ожидается строка.")]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and not field.read_only
+                and name in data
+                and data[name] is not None
+                and not isinstance(data[name], str)
+            }
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
 
 
 # --- Reference data ----------------------------------------------------------------------------
@@ -262,7 +303,7 @@ class CaseStepSerializer(StepSerializer):
 
 class IdentifierSerializer(serializers.ModelSerializer):
     case_count = serializers.IntegerField(
-        read_only=True, default=None, help_text=_("В скольких обращениях встречался")
+        read_only=True, help_text=_("В скольких обращениях встречался")
     )
 
     class Meta:
@@ -336,7 +377,7 @@ class CategorySlugField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class CaseOpenInputSerializer(serializers.Serializer):
+class CaseOpenInputSerializer(StrictInput):
     channel = serializers.ChoiceField(choices=Channel.choices)
     phone = PhoneField()
     category = CategorySlugField(
@@ -352,7 +393,10 @@ class CaseOpenInputSerializer(serializers.Serializer):
     subscriber_name = serializers.CharField(
         required=False, allow_blank=True, default="", max_length=200
     )
-    time_zone = serializers.CharField(required=False, allow_null=True, default=None)
+    # Empty or null: the number's zone, else Moscow (an HTML form sends empty).
+    time_zone = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, default=None, max_length=64
+    )
     code_disclosed = serializers.BooleanField(required=False, default=False)
     password_disclosed = serializers.BooleanField(required=False, default=False)
     personal_data_disclosed = serializers.BooleanField(required=False, default=False)
@@ -365,7 +409,7 @@ class CaseOpenInputSerializer(serializers.Serializer):
     # A known time zone is the service's rule (cases.phones.validate_time_zone).
 
 
-class CaseUpdateInputSerializer(serializers.Serializer):
+class CaseUpdateInputSerializer(StrictInput):
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
@@ -386,19 +430,19 @@ class CaseUpdateInputSerializer(serializers.Serializer):
         return attrs
 
 
-class ChatMessageInputSerializer(serializers.Serializer):
+class ChatMessageInputSerializer(StrictInput):
     external_id = serializers.CharField(max_length=128)
     author = serializers.ChoiceField(choices=ChatMessage.Author.choices)
     text = serializers.CharField(max_length=10_000)
-    sent_at = serializers.DateTimeField()
+    sent_at = DateTimeField()
 
 
-class StepOutcomeInputSerializer(serializers.Serializer):
+class StepOutcomeInputSerializer(StrictInput):
     result = serializers.ChoiceField(choices=StepOutcome.Result.choices)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class NoteInputSerializer(serializers.Serializer):
+class NoteInputSerializer(StrictInput):
     # The length rule is the service's (case_add_note); this only bounds the request.
     text = serializers.CharField(max_length=100_000, trim_whitespace=False)
 
@@ -409,7 +453,7 @@ class NoteSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class IdentifierInputSerializer(serializers.Serializer):
+class IdentifierInputSerializer(StrictInput):
     kind = serializers.ChoiceField(choices=ScammerIdentifier.Kind.choices)
     value = serializers.CharField(max_length=500)
 

@@ -8,14 +8,14 @@ supervisor); integrations are read-only here. The rules are the services'
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cases.api import API_PERMISSIONS, IF_MATCH_HEADER, parse_if_match, personal_data_context
-from cases.serializers import MasksPersonalData
+from cases.serializers import DateTimeField, ErrorSerializer, MasksPersonalData, StrictInput
 from cases.services import case_sms_cancel, case_sms_schedule
 from fraudcenter.requests import ApiRequest
 
@@ -46,9 +46,9 @@ class ReminderOutputSerializer(MasksPersonalData, serializers.ModelSerializer):
         return selectors.reminder_is_cancellable(obj)
 
 
-class ReminderCreateSerializer(serializers.Serializer):
+class ReminderCreateSerializer(StrictInput):
     text = serializers.CharField(max_length=1000, trim_whitespace=True)
-    send_after = serializers.DateTimeField(required=False, allow_null=True)
+    send_after = DateTimeField(required=False, allow_null=True)
     # Or the Idempotency-Key header: the same key twice is the same SMS.
     request_id = serializers.CharField(max_length=100, required=False)
 
@@ -71,7 +71,13 @@ class CaseRemindersApi(APIView):
     @extend_schema(
         parameters=[IF_MATCH_HEADER],
         request=ReminderCreateSerializer,
-        responses=ReminderOutputSerializer,
+        responses={
+            201: ReminderOutputSerializer,
+            200: OpenApiResponse(
+                ReminderOutputSerializer, description="SMS с этим request_id уже запланировано"
+            ),
+            422: OpenApiResponse(ErrorSerializer, description="request_id уже был с другим SMS"),
+        },
     )
     def post(self, request: ApiRequest, case_id: int) -> Response:
         case = access_case_reminders(request.user, case_id, write=True)
@@ -103,7 +109,14 @@ class CaseRemindersApi(APIView):
 class ReminderCancelApi(APIView):
     permission_classes = API_PERMISSIONS
 
-    @extend_schema(parameters=[IF_MATCH_HEADER], request=None, responses=ReminderOutputSerializer)
+    @extend_schema(
+        parameters=[IF_MATCH_HEADER],
+        request=None,
+        responses={
+            200: ReminderOutputSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Уже поздно отменять"),
+        },
+    )
     def post(self, request: ApiRequest, case_id: int, reminder_id: int) -> Response:
         case, reminder = access_reminder(request.user, case_id, reminder_id)
         expected = parse_if_match(request)

@@ -3,11 +3,14 @@ OpenAPI schema and sends them to the WSGI app. No input may cause a server error
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import positive_data_acceptance
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +41,10 @@ def fuzz_target(supervisor, make_case):
 
 def _aim(case, target: dict) -> None:
     """Point half of the examples at real objects and valid key fields; keep the rest as
-    generated, so both the deep paths and the refusals are fuzzed."""
+    generated, so both the deep paths and the refusals are fuzzed. Schema-violating examples
+    are left alone: aiming could make them valid, and the check would then expect a refusal."""
+    if case.meta is not None and case.meta.generation.mode.is_negative:
+        return
     if hash(repr((case.body, case.query, case.path_parameters))) % 2:
         return
     params = case.path_parameters or {}
@@ -70,12 +76,21 @@ schema = _load_schema()
 
 @schema.parametrize()
 @settings(
-    max_examples=40,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")),
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_no_input_causes_a_server_error(case, fuzz_target):
+def test_the_api_keeps_to_its_schema(case, fuzz_target):
+    """Every schemathesis check but one: no 5xx; status codes, content types, headers and
+    bodies as documented; schema-violating input refused; authentication not ignored.
+
+    Left out: positive_data_acceptance ("schema-valid input is accepted"). Our inputs name
+    things a static schema cannot list (a category that exists, a phone number that can
+    exist, a step of this case's playbook, a transition the case's state allows): those are
+    a 400 with the field's message, by design, and the schema documents that 400."""
     _aim(case, fuzz_target)
-    response = case.call(headers={"Authorization": f"Token {fuzz_target['token']}"})
-    assert response.status_code < 500, case.as_curl_command()
+    case.call_and_validate(
+        headers={"Authorization": f"Token {fuzz_target['token']}"},
+        excluded_checks=[positive_data_acceptance],
+    )
