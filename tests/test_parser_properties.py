@@ -4,6 +4,7 @@ exception (which would be a 500), never a value outside its range."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -63,10 +64,8 @@ def test_a_mobile_number_written_any_common_way_is_one_number(n):
 
 @given(ANY_TEXT)
 def test_a_time_zone_is_a_known_one_or_a_validation_error(text):
-    try:
+    with contextlib.suppress(ValidationError):
         assert validate_time_zone(text) == text
-    except ValidationError:
-        pass
 
 
 @given(st.one_of(ANY_TEXT, DATEISH))
@@ -129,10 +128,8 @@ def test_json_nested_deeper_than_32_is_a_parse_error(depth):
 
 @given(st.binary(max_size=200))
 def test_any_bytes_are_json_or_a_parse_error(body):
-    try:
+    with contextlib.suppress(ParseError):
         _parse(body)
-    except ParseError:
-        pass
 
 
 @given(
