@@ -23,14 +23,28 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 env = environ.Env()
 
 PRODUCTION = env.bool("PRODUCTION", default=False)
-DEBUG = env.bool("DEBUG", default=not PRODUCTION)
-_DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production"
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET)
+# Off unless asked for (DEBUG=1): `make run` shows what a user sees, the Russian 403/404/500
+# pages, not Django's English technical ones.
+DEBUG = env.bool("DEBUG", default=False)
 
+
+def _embedded_secret_key() -> str:
+    """The embedded default's key: made once per installation in var/, never shared by two."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        import secrets
+
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when PRODUCTION=1.")
-if not DEBUG and SECRET_KEY == _DEV_SECRET:
-    raise ImproperlyConfigured("Set SECRET_KEY: the default key is only allowed with DEBUG on.")
+if PRODUCTION and len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("Set SECRET_KEY (at least 32 characters) when PRODUCTION=1.")
+SECRET_KEY = SECRET_KEY or _embedded_secret_key()
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
@@ -191,13 +205,17 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Production serves collected, hashed, compressed files; the embedded default serves
+        # them straight from the apps (whitenoise's finders), so `make run` needs no
+        # collectstatic and still serves them with DEBUG off.
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 STATIC_ROOT.mkdir(exist_ok=True)
-WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 MEDIA_ROOT = VAR_DIR / "media"
 
 # --- Security (production) ------------------------------------------------------------------

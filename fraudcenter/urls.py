@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views.defaults import page_not_found
+from django.views.defaults import server_error as defaults_server_error
 from drf_spectacular.views import SpectacularAPIView
 
 from fraudcenter import ops
@@ -40,4 +41,12 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return page_not_found(request, exception)
 
 
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500: JSON under /api/, the standalone Russian page elsewhere (templates/500.html)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Ошибка сервера. Повторите запрос позже."}, status=500)
+    return defaults_server_error(request)
+
+
 handler404 = not_found
+handler500 = server_error

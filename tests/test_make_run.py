@@ -80,3 +80,44 @@ def test_the_procfile_writes_only_where_fraudcenter_var_dir_says():
     # FRAUDCENTER_VAR_DIR); a path of the checkout's own var/ would not exist elsewhere.
     for line in (ROOT / "Procfile").read_text().splitlines():
         assert "var/" not in line, line
+
+
+def test_the_web_process_shows_the_russian_error_pages_and_serves_static_files(embedded_env):
+    """`make run`'s web process with nothing configured: DEBUG is off, so a wrong address is
+    the project's Russian 404 (not Django's English one with the URL list), and the static
+    files are still served (whitenoise, straight from the apps)."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    assert _run([sys.executable, "manage.py", "migrate", "--noinput"], embedded_env).returncode == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    web = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT, env=embedded_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=5)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "the web process did not start"
+                time.sleep(0.5)
+        try:
+            urllib.request.urlopen(f"{base}/no-such-page/", timeout=10)
+            raise AssertionError("a wrong address answered 2xx")
+        except urllib.error.HTTPError as missing:
+            page = missing.read().decode()
+            assert missing.code == 404
+        assert "Такой страницы или обращения нет." in page and "URLconf" not in page
+        for path in ("/static/css/app.css", "/static/js/new-case.js"):
+            assert urllib.request.urlopen(f"{base}{path}", timeout=10).status == 200, path
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.communicate(timeout=30)

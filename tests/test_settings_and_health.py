@@ -85,3 +85,25 @@ def test_pages_and_api_answers_are_never_cached(client, specialist, make_case):
         response = client.get(url)
         assert response.status_code == 200
         assert "no-store" in response["Cache-Control"], url
+
+
+@pytest.mark.parametrize(
+    ("url", "expect"),
+    [("/cases/{pk}/", "Введённые данные не сохранены"), ("/api/v1/cases/{pk}/", '"detail"')],
+)
+def test_a_server_error_is_the_russian_page_or_json_on_the_api(
+    client, supervisor, make_case, monkeypatch, url, expect
+):
+    """What a user sees when something breaks: never Django's English page, JSON on /api/."""
+    case = make_case()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("cases.views.access_case", broken)
+    monkeypatch.setattr("cases.api.access_case", broken)
+    client.raise_request_exception = False
+    client.force_login(supervisor)
+    response = client.get(url.format(pk=case.pk))
+    assert response.status_code == 500
+    assert expect in response.content.decode()
