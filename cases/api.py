@@ -43,6 +43,7 @@ from .access import (
     require_open_case,
     require_subscriber_lookup,
 )
+from .api_policies import refuse_repeated_parameters
 from .filters import CaseFilter
 from .idempotency import (
     MAX_KEY_LENGTH,
@@ -191,7 +192,7 @@ class CasePagination(CursorPagination):
         """A page size that is not a whole number from 1 to 100 is a field error, not
         silently the default (a client asking for 500 must learn it gets 100 at the most)."""
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
+        if not raw:  # absent or empty (an HTML form's empty field): the default
             return self.page_size
         if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= self.max_page_size):
             raise ValidationError({"page_size": [_("Размер страницы — целое число от 1 до 100.")]})
@@ -225,6 +226,7 @@ class CaseListOpenApi(generics.GenericAPIView):
 
     @extend_schema(operation_id="cases_list", responses={200: s.CaseListSerializer(many=True)})
     def get(self, request: ApiRequest) -> Response:
+        refuse_repeated_parameters(request, lists=("status",))
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         data = s.CaseListSerializer(page, many=True, context=personal_data_context(request)).data

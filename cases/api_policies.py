@@ -119,3 +119,15 @@ def _depth_exceeds(data: Any, limit: int) -> bool:
             children = value.values() if isinstance(value, dict) else value
             stack.extend((child, depth + 1) for child in children)
     return False
+
+
+def refuse_repeated_parameters(request: Any, *, lists: tuple[str, ...] = ()) -> None:
+    """A scalar query parameter given twice (`?category=a&category=b`) is a 400, not silently
+    its last value; `lists` names those that take several (`?status=new&status=waiting`)."""
+    repeated = sorted(
+        name
+        for name, values in request.query_params.lists()
+        if len(values) > 1 and name not in lists
+    )
+    if repeated:
+        raise ValidationError({name: [_("Укажите одно значение.")] for name in repeated})

@@ -31,7 +31,7 @@ class AssigneeFormField(forms.CharField):
             return None
         if value in ("me", "none"):
             return value
-        if not value.isdigit() or len(value) > 18:
+        if not (value.isascii() and value.isdigit()) or len(value) > 18:  # "³" is a digit too
             raise ValidationError(_("Укажите id сотрудника, «me» или «none»."), code="invalid")
         return int(value)
 

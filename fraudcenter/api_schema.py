@@ -71,12 +71,12 @@ def _forbid_nul(schema: dict[str, Any]) -> None:
 
 
 def _allow_empty(param: dict[str, Any]) -> None:
-    """An optional filter sent empty (`?date_to=`, as an HTML form sends it) means no filter:
-    a date, time or choice parameter says so instead of claiming only its format."""
+    """An optional parameter sent empty (`?date_to=`, as an HTML form sends it) is as if not
+    sent: a date, number or choice parameter says so instead of claiming only its type."""
     schema = param.get("schema", {})
-    # Not a list (?status=new&status=closed): an empty item there is an invalid choice.
-    if {"format", "enum", "pattern"} & schema.keys() and schema.get("type") == "string":
-        param["schema"] = {"oneOf": [schema, {"type": "string", "maxLength": 0}]}
+    if schema.get("type") == "array" or schema.get("pattern") == NO_NUL:
+        return  # a list's empty item is an invalid choice; free text takes "" anyway
+    param["schema"] = {"anyOf": [schema, {"type": "string", "maxLength": 0}]}
 
 
 def document_common_answers(

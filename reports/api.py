@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cases.api_policies import refuse_repeated_parameters
 from cases.models import ScammerIdentifier
 
 from . import selectors
@@ -79,6 +80,7 @@ class ReportFigureApi(APIView):
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
+        refuse_repeated_parameters(request)
         f, errors = _filter_or_errors(request)
         if f is None:
             return Response(errors, status=400)
