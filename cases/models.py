@@ -5,7 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, models
-from django.db.models import F, Q
+from django.db.models import F, Func, Q, TextField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
@@ -22,6 +22,8 @@ from .choices import Channel as Channel
 from .choices import Outcome as Outcome
 from .choices import Status as Status
 from .rules import visible_cases_q
+from .search import SQL_FUNCTION as SEARCH_SQL_FUNCTION
+from .search import websearch_q
 
 
 class Subscriber(models.Model):
@@ -70,9 +72,11 @@ class CaseQuerySet(models.QuerySet["Case"]):
     def search(self, text: str) -> CaseQuerySet:
         """Text search over summary and description, for the API and the staff lists.
 
-        PostgreSQL: Russian full text («звонили» finds «звонок»); the vector is exactly the
-        expression of the GIN index case_fulltext_ru_idx (migration 0004), or the index is
-        not used. SQLite (development only): LIKE folds case for ASCII only."""
+        PostgreSQL: Russian full text («Госуслуг» finds «госуслуги», «мошенники» finds
+        «мошенник»); the vector is exactly the expression of the GIN index
+        case_fulltext_ru_idx (migration 0004), or the index is not used. SQLite (the
+        embedded default): the same stemmers and stop words in Python (cases.search), so
+        both find the same cases."""
         text = text.strip()
         if not text:
             return self
@@ -82,7 +86,13 @@ class CaseQuerySet(models.QuerySet["Case"]):
             vector = SearchVector("summary", "description", config="russian")
             query = SearchQuery(text, config="russian", search_type="websearch")
             return self.alias(fulltext=vector).filter(fulltext=query)
-        return self.filter(Q(summary__icontains=text) | Q(description__icontains=text))
+        condition = websearch_q("search_stems", text)
+        if condition is None:  # only stop words: PostgreSQL's query is empty, nothing matches
+            return self.none()
+        stemmed = Func(
+            F("summary"), F("description"), function=SEARCH_SQL_FUNCTION, output_field=TextField()
+        )
+        return self.alias(search_stems=stemmed).filter(condition)
 
 
 class Case(models.Model):
