@@ -59,8 +59,9 @@ class SubscriberHistory:
 
     @property
     def is_repeat_victim(self) -> bool:
-        """They came back: more than one case, ever."""
-        return self.total_cases > 1
+        """They are calling again: the card is looked up for a new contact, so one earlier case
+        within REPEAT_VICTIM_DAYS (closed ones included) already makes this a repeat."""
+        return self.cases_in_repeat_window >= 1
 
 
 def subscriber_find(*, phone: str) -> Subscriber | None:

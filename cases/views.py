@@ -259,6 +259,9 @@ def _render_case(
         "step_error": step_error,
         "error_step_id": error_step_id,
         "typed_note": typed_note,
+        # A refused POST answers with the page at the form's URL (/cases/N/status/); the
+        # address bar is put back to the case's own (static/js/app.js), so a reload shows it.
+        "canonical_url": reverse("cases:detail", args=[case.pk]),
         **_reminders_context(case, form=reminder_form),
     }
     return render(request, "cases/detail.html", context, status=http_status)

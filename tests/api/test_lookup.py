@@ -22,7 +22,22 @@ def test_it_finds_the_subscriber_by_any_common_format(api, make_case, phone):
     assert data["subscriber"]["time_zone"] == "Europe/Moscow"
     assert data["subscriber"]["sms_opt_out"] is False
     assert data["total_cases"] == 1
-    assert data["is_repeat_victim"] is False
+    # They are calling again: one earlier case within the window is already a repeat.
+    assert data["is_repeat_victim"] is True
+
+
+def test_a_case_before_the_repeat_window_is_history_not_a_repeat(api, make_case, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.models import Case
+
+    old = make_case(phone="+79161000000")
+    long_ago = timezone.now() - timedelta(days=settings.REPEAT_VICTIM_DAYS + 1)
+    Case.objects.filter(pk=old.pk).update(created_at=long_ago)
+    data = api.get(URL, {"phone": "+79161000000"}).json()
+    assert data["total_cases"] == 1 and data["is_repeat_victim"] is False
 
 
 def test_it_shows_open_and_recent_cases_and_flags_a_repeat_victim(api, make_case, supervisor):

@@ -171,3 +171,43 @@ def test_closing_needs_an_outcome_and_the_service_says_so_on_both_ways(client, s
     assert response.status_code == 400 and response.json() == {
         "outcome": ["Укажите итог обращения."]
     }
+
+
+def test_a_10000_character_step_comment_says_what_is_too_long_and_stays(
+    client, specialist, my_case
+):
+    """Was «Выберите результат шага.» with the comment gone."""
+    step = my_case.playbook_version.steps.first()
+    client.force_login(specialist)
+    typed = "Абонент рассказал подробно. " * 360  # ~10,000 characters
+    response = client.post(
+        reverse("cases:step", args=[my_case.pk, step.pk]),
+        {"result": "done", "note": typed, "version": _version(my_case)},
+    )
+    html = response.content.decode()
+    assert response.status_code == 422
+    assert "2000" in html and "Выберите результат шага." not in html
+    assert typed.strip() in html
+    assert not StepOutcome.objects.filter(case=my_case).exists()
+
+
+def test_a_stale_status_change_keeps_the_comment_and_points_back_to_the_case(
+    client, specialist, my_case
+):
+    stale = _version(my_case)
+    case_set_status(case=my_case, status="waiting", actor=specialist)
+    client.force_login(specialist)
+    response = client.post(
+        reverse("cases:status", args=[my_case.pk]),
+        {
+            "status": "closed",
+            "outcome": "referred_bank",
+            "comment": "Передали в банк",
+            "version": stale,
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert "Передали в банк" in html
+    # static/js/app.js puts the address bar back to the case page from this attribute.
+    assert f'data-canonical-url="/cases/{my_case.pk}/"' in html
