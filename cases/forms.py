@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -342,6 +344,26 @@ class CaseFilterForm(StaffForm):
         raw = self.cleaned_data.get("phone", "").strip()
         return normalize_msisdn(raw) if raw else ""
 
+    def clean_number(self) -> str:
+        """«26-000061», «26-61», «№ 61» or just «61» (the number's digits are the case id)."""
+        raw = re.sub(r"[\s№#]", "", self.cleaned_data.get("number") or "")
+        if not raw:
+            return ""
+        if re.fullmatch(r"[0-9]{1,12}", raw):
+            return raw
+        match = re.fullmatch(r"([0-9]{2})-([0-9]{1,12})", raw)
+        if not match:
+            raise ValidationError(_("Номер обращения — как 26-000061 или только цифры: 61."))
+        return f"{match[1]}-{int(match[2]):06d}"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            # As the reports page says: an empty list here would look like "no cases".
+            self.add_error("date_to", _("Конец периода раньше начала."))
+        return data
+
     def filters(self, *, user) -> CaseFilters:
         d = self.cleaned_data
         tz = timezone.get_current_timezone()
@@ -368,7 +390,8 @@ class CaseFilterForm(StaffForm):
             created_from=datetime.combine(start, time.min, tz) if start else None,
             created_to=datetime.combine(end + timedelta(days=1), time.min, tz) if end else None,
             msisdn=d.get("phone") or "",
-            number=(d.get("number") or "").strip(),
+            number="" if (d.get("number") or "").isdigit() else d.get("number") or "",
+            case_id=int(d["number"]) if (d.get("number") or "").isdigit() else None,
             text=(d.get("q") or "").strip(),
             identifier_id=d.get("identifier"),
         )

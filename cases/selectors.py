@@ -165,6 +165,7 @@ class CaseFilters:
     created_to: datetime | None = None
     msisdn: str = ""
     number: str = ""
+    case_id: int | None = None  # «61» typed as the number: the digits after the dash
     text: str = ""
     identifier_id: int | None = None
 
@@ -273,6 +274,8 @@ def case_list(
         qs = qs.filter(subscriber__msisdn=f.msisdn)
     if f.number:
         qs = qs.filter(number=f.number)
+    if f.case_id:
+        qs = qs.filter(pk=f.case_id)
     if f.identifier_id:
         qs = qs.filter(
             pk__in=CaseIdentifier.objects.filter(identifier_id=f.identifier_id).values("case_id")

@@ -127,3 +127,24 @@ def test_the_lists_run_the_same_queries_for_any_number_of_cases(
     # assignee (no COUNT); categories for the filter.
     with django_assert_num_queries(6):
         assert client.get(reverse(path), {"status": "open", "q": "службы"}).status_code == 200
+
+
+@pytest.mark.parametrize("typed", ["{number}", "{short}", "№ {short}", "{yy}-{short}"])
+def test_the_number_filter_takes_the_short_forms(client, supervisor, make_case, typed):
+    """«61» finds «26-000061»: the list no longer needs the whole number."""
+    case, _other = make_case(), make_case()
+    yy, digits = case.number.split("-")
+    query = typed.format(number=case.number, short=str(int(digits)), yy=yy)
+    client.force_login(supervisor)
+    assert _numbers(client.get(reverse("cases:list"), {"number": query})) == {case.number}
+
+
+def test_a_date_range_ending_before_it_starts_says_so(client, supervisor, make_case):
+    make_case()
+    client.force_login(supervisor)
+    response = client.get(
+        reverse("cases:list"),
+        {"period": "custom", "date_from": "2026-11-20", "date_to": "2026-11-10"},
+    )
+    assert response.status_code == 400
+    assert "Конец периода раньше начала." in response.content.decode()
