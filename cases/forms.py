@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -357,7 +356,7 @@ class CaseFilterForm(StaffForm):
         return f"{match[1]}-{int(match[2]):06d}"
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             # As the reports page says: an empty list here would look like "no cases".

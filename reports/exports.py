@@ -13,6 +13,7 @@ import psycopg
 from django.db import connections
 from django.db.models import Case as DbCase
 from django.db.models import CharField, ExpressionWrapper, F, Func, QuerySet, Value, When
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Case, Channel, Outcome, Status
@@ -42,9 +43,23 @@ def _yes_no(value: bool) -> str:
     return "да" if value else "нет"
 
 
-# key: (label, values_list path, formatter, formatter when masked). The formatter returns a
-# str, int, Decimal or an aware-free Moscow datetime (XLSX writes it as a date cell).
-Column = tuple[Any, str, Callable[[Any], Any], Callable[[Any], Any] | None]
+# The person, as the staff pages name them: «Мария Соколова», the login only without a name.
+ASSIGNEE_NAME = Coalesce(
+    NullIf(
+        Trim(
+            Concat(
+                "assignee__first_name", Value(" "), "assignee__last_name", output_field=CharField()
+            )
+        ),
+        Value(""),
+    ),
+    "assignee__username",
+)
+
+# key: (label, values_list path or expression, formatter, formatter when masked). The
+# formatter returns a str, int, Decimal or an aware-free Moscow datetime (XLSX writes it as a
+# date cell).
+Column = tuple[Any, Any, Callable[[Any], Any], Callable[[Any], Any] | None]
 COLUMNS: dict[str, Column] = {
     "number": (_("Номер"), "number", str, None),
     "created_at": (_("Создано"), "created_at", _local, None),
@@ -54,7 +69,7 @@ COLUMNS: dict[str, Column] = {
     "priority": (_("Приоритет"), "priority", _PRIORITIES.get, None),
     "phone": (_("Телефон абонента"), "subscriber__msisdn", str, mask_phone),
     "subscriber_name": (_("Имя абонента"), "subscriber__name", str, mask_name),
-    "assignee": (_("Исполнитель"), "assignee__username", lambda v: v or "", None),
+    "assignee": (_("Исполнитель"), ASSIGNEE_NAME, lambda v: v or "", None),
     "summary": (_("Кратко"), "summary", str, mask_phones),
     "code_disclosed": (_("Сообщил код"), "code_disclosed", _yes_no, None),
     "money_lost": (_("Потерял деньги"), "money_lost", _yes_no, None),
@@ -120,6 +135,15 @@ class _Sql(Func):
     def __init__(self, expression: Any, template: str) -> None:
         super().__init__(expression, template=template)
 
+    def as_sql(  # type: ignore[override]  # same parameters, passed on as they come
+        self, compiler: Any, connection: Any, *args: Any, **extra: Any
+    ) -> tuple[str, list[Any]]:
+        # The template names its expression several times: its parameters (a Value inside,
+        # e.g. the assignee's name) are needed once per mention.
+        sql, params = super().as_sql(compiler, connection, *args, **extra)
+        mentions = self.extra["template"].count("%(expressions)s")
+        return sql, list(params) * mentions
+
 
 def _labels(path: str, labels: dict[Any, str]) -> DbCase:
     return DbCase(
@@ -150,7 +174,7 @@ def _neutralised(expression: Any) -> _Sql:
     )
 
 
-def _sql_cell(key: str, path: str, masked: bool) -> Any:
+def _sql_cell(key: str, path: Any, masked: bool) -> Any:
     """The column as its final CSV text: formatted, masked and neutralised in SQL."""
     cell = _sql_text(key, path, masked)
     return cell if key in _NOT_TEXT else _neutralised(cell)
@@ -160,7 +184,7 @@ def _sql_cell(key: str, path: str, masked: bool) -> Any:
 _NOT_TEXT = {*DATETIME_COLUMNS, "money_amount", "code_disclosed", "money_lost", *_LABELS}
 
 
-def _sql_text(key: str, path: str, masked: bool) -> Any:
+def _sql_text(key: str, path: Any, masked: bool) -> Any:
     if key in DATETIME_COLUMNS:
         return _Sql(
             F(path), "to_char(%(expressions)s AT TIME ZONE 'Europe/Moscow', 'DD.MM.YYYY HH24:MI')"

@@ -30,6 +30,11 @@ class ReportFilter:
     category_id: int | None = None
 
     @property
+    def channel_label(self) -> str:
+        """«Чат в приложении», not «chat», in the page's header."""
+        return str(Channel(self.channel).label) if self.channel else ""
+
+    @property
     def start(self) -> datetime:
         return datetime.combine(self.date_from, time.min, tzinfo=MOSCOW)
 

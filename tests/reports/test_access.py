@@ -82,3 +82,11 @@ def test_bad_filters_on_the_page_are_explained_in_russian(client, manager):
     assert "Конец периода раньше начала." in html
     assert "Выберите корректный вариант" in html  # the channel
     assert "Обращения по дням и каналам" not in html  # no figures for a bad filter
+
+
+def test_the_reports_header_names_the_channel_in_russian(client, manager):
+    """Was the raw code «chat»."""
+    client.force_login(manager)
+    html = client.get(reverse("reports:page"), {"channel": "chat"}).content.decode()
+    header = html[html.index('<h2 class="period">') :][:400]
+    assert "Чат в приложении" in header and ", chat" not in header

@@ -168,3 +168,25 @@ def test_the_xlsx_request_refuses_bad_columns(client, manager, columns, db):
     response = client.post(reverse("reports:export_xlsx"), {**MARCH, "columns": columns})
     assert response.status_code == 400
     assert not ExportJob.objects.exists()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_exports_name_the_specialist_not_their_login(client, manager, dataset, specialist, fmt):
+    """Was «specialist2»: the person as the staff pages name them, the login only without a
+    name (the CSV path on PostgreSQL builds the cell in SQL, the XLSX one in Python)."""
+    User.objects.filter(pk=specialist.pk).update(first_name="Мария", last_name="Соколова")
+    client.force_login(manager)
+    params = {**MARCH, "columns": ["number", "assignee"]}
+    if fmt == "csv":
+        _response, text = _csv(client, columns=["number", "assignee"])
+    else:
+        from reports.exports import export_rows
+        from reports.filters import ReportFilter
+
+        f = ReportFilter.from_json(
+            {"date_from": "2026-03-01", "date_to": "2026-03-31", "channel": "", "category": None}
+        )
+        _headers, rows = export_rows(f, params["columns"], masked=True)
+        text = "\n".join(";".join(str(v) for v in row) for row in rows)
+    cells = {line.split(";")[-1] for line in text.strip().splitlines()[1:]}
+    assert "Мария Соколова" in cells and specialist.username not in cells
