@@ -95,8 +95,12 @@ class NewContactForm(StaffForm):
             }
         ),
     )
+    # Empty until the card has looked the number up (it then suggests one): an unasked zone
+    # must not read as «МСК−1 · Калининград», the list's first entry.
     time_zone = forms.ChoiceField(
-        label=_("Часовой пояс абонента"), choices=RUSSIAN_TIME_ZONES, required=False
+        label=_("Часовой пояс абонента"),
+        choices=[("", _("— по номеру, иначе Москва —")), *RUSSIAN_TIME_ZONES],
+        required=False,
     )
     category = CategoryField(
         label=_("Категория"),

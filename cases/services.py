@@ -527,6 +527,28 @@ def staff_set_availability(*, actor: User, user: User, is_available: bool) -> St
     return profile
 
 
+@transaction.atomic
+def case_take_next(*, actor: User) -> Case | None:
+    """«Взять следующее»: the most urgent unassigned open case (earliest deadline, then
+    priority, then the oldest) goes to the specialist who asked; None when the queue is empty.
+
+    Two specialists pressing it at once never get the same case: the candidate is claimed
+    with SKIP LOCKED (PostgreSQL), so the second takes the next one; on SQLite the
+    transactions are IMMEDIATE and simply take turns."""
+    if not may_take(actor):
+        raise PermissionDenied(_("Брать обращения из очереди может только специалист."))
+    case = (
+        Case.objects.open()
+        .filter(assignee__isnull=True)
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by(F("due_at").asc(nulls_last=True), "-priority", "created_at", "pk")
+        .first()
+    )
+    if case is None:
+        return None
+    return case_assign(case=case, assignee=actor, actor=actor)
+
+
 def cases_auto_assign(*, actor: User, limit: int = 100) -> list[Case]:
     """Give each unassigned open case (most urgent first, then earliest deadline) to the
     available specialist with the fewest open cases, never above their max_open_cases.

@@ -9,6 +9,7 @@ urlpatterns = [
     path("cases/", views.case_list_all, name="list"),
     path("cases/mine/", views.case_list_mine, name="mine"),
     path("cases/new/", views.case_new, name="new"),
+    path("cases/next/", views.case_take_next, name="take_next"),
     path("cases/subscriber-card/", views.subscriber_card, name="subscriber_card"),
     path("cases/<int:pk>/", views.case_detail, name="detail"),
     path("cases/<int:pk>/steps/<int:step_id>/", views.case_step, name="step"),

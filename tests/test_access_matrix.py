@@ -234,6 +234,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),  # fmt: skip
     # Taking an assigned case: the assignee already has it (no change), a supervisor takes it
     # over; both come back to the page.
+    ("cases:take_next", "POST"): Row(
+        "POST", p("/cases/next/"), _staff_page(302, supervisor=403, manager=403)
+    ),
     ("cases:take", "POST"): Row(
         "POST",
         p(CASE + "take/"),
