@@ -177,3 +177,14 @@ def test_the_card_tells_the_subscribers_own_wall_clock(client, specialist, make_
         html = client.get(reverse("cases:subscriber_card"), {"phone": "+79160000004"}).content
     # 09:00 UTC is 14:00 in Yekaterinburg (UTC+5), not Moscow's 12:00.
     assert "14:00" in html.decode() and "12:00" not in html.decode()
+
+
+def test_the_empty_intake_form_does_not_claim_a_time_zone(client, specialist):
+    """Was «МСК−1 · Калининград» (the list's first entry) before the card loaded."""
+    client.force_login(specialist)
+    html = client.get(reverse("cases:new")).content.decode()
+    select = html[html.index('name="time_zone"') :]
+    select = select[: select.index("</select>")]
+    first_option = select[select.index("<option") : select.index("</option>")]
+    assert 'value=""' in first_option and "selected" in first_option
+    assert "Калининград" not in first_option
