@@ -123,6 +123,11 @@ def require_supervisor(user: Any) -> None:
     require(user, "cases.assign_case", _("Это действие доступно только старшему смены."))
 
 
+def may_set_absence(user: Any, person: Any = None) -> bool:
+    """Whether `user` may mark `person` away or back (None: anyone they ever may)."""
+    return rules.has_perm("cases.set_absence", user, person)
+
+
 def require_queue(user: Any) -> None:
     require(user, "cases.view_queue", _("Очередь видят только старшие смены и руководители."))
 

@@ -271,6 +271,8 @@ class AssignForm(StaffForm):
         required=False,
         error_messages={"invalid_choice": _("Нет такого специалиста.")},
     )
+    # Set by the confirmation page: the supervisor saw the warnings (away, over the cap).
+    confirm = forms.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -285,6 +287,24 @@ class AssignForm(StaffForm):
         if not data["cases"]:
             raise ValidationError(_("Отметьте хотя бы одно обращение."))
         return data
+
+
+class AbsenceForm(StaffForm):
+    """Away or back: «перерыв N минут», «вернулся», or a planned window."""
+
+    user = forms.IntegerField()
+    action = forms.ChoiceField(
+        choices=[("break", ""), ("back", ""), ("planned", "")],
+        error_messages={"invalid_choice": _("Неверное действие.")},
+    )
+    minutes = forms.IntegerField(required=False, min_value=1, max_value=240)
+    starts_at = forms.DateTimeField(
+        label=_("С"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    ends_at = forms.DateTimeField(
+        label=_("По"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    note = forms.CharField(label=_("Примечание"), required=False, max_length=200)
 
 
 class AvailabilityForm(StaffForm):

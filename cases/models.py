@@ -374,6 +374,41 @@ class StaffProfile(models.Model):
         return str(self.user)
 
 
+class Absence(models.Model):
+    """A window when a specialist is away: a break («back in 15 minutes») or a planned absence
+    (a doctor's visit, the end of a shift). Auto-assignment passes them over while it lasts; the
+    queue shows until when; assigning to them asks the supervisor to confirm."""
+
+    class Kind(models.TextChoices):
+        BREAK = "break", _("перерыв")
+        PLANNED = "planned", _("плановое отсутствие")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="absences"
+    )
+    kind = models.CharField(_("вид"), max_length=16, choices=Kind.choices, default=Kind.BREAK)
+    starts_at = models.DateTimeField(_("с"))
+    ends_at = models.DateTimeField(_("по"))
+    note = models.CharField(_("примечание"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("отсутствие")
+        verbose_name_plural = _("отсутствия")
+        indexes = [models.Index(fields=["user", "ends_at"], name="absence_user_end_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="absence_ends_after_start"
+            )
+        ]
+
+    def __str__(self) -> str:
+        kind = self.get_kind_display()
+        return f"{self.user} {kind} {self.starts_at:%d.%m %H:%M}–{self.ends_at:%H:%M}"
+
+
 class IdempotencyKey(models.Model):
     """A client's Idempotency-Key: the stored response is replayed for a retried request.
 

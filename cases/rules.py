@@ -93,6 +93,15 @@ rules.add_perm("cases.assign_case", is_supervisor)
 # A specialist takes a free case for themself.
 rules.add_perm("cases.take_case", is_specialist & is_unassigned)
 rules.add_perm("cases.view_queue", is_supervisor | is_manager)
+
+
+@rules.predicate
+def is_self(user: Any, person: Any) -> bool:
+    return person is None or person.pk == user.pk
+
+
+# Breaks and absences: a supervisor for anyone on the line; a specialist for themself.
+rules.add_perm("cases.set_absence", is_supervisor | (is_specialist & is_self))
 rules.add_perm("cases.view_reports", is_manager | is_supervisor)
 
 

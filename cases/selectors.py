@@ -34,6 +34,7 @@ from playbooks.models import Step
 from .deadlines import deadline_class, time_left
 from .models import (
     OPEN_STATUSES,
+    Absence,
     Case,
     CaseEvent,
     CaseIdentifier,
@@ -362,12 +363,37 @@ class StaffLoad:
     open_cases: int
     oldest_due: datetime | None
     profile: StaffProfile  # no row yet means the defaults: available, default cap
+    away_until: datetime | None = None  # on a break or a planned absence until then
+    away_kind: str = ""
+
+    @property
+    def is_present(self) -> bool:
+        """On shift and not away right now: what auto-assignment gives cases to."""
+        return self.profile.is_available and self.away_until is None
+
+    @property
+    def is_full(self) -> bool:
+        return self.open_cases >= self.profile.max_open_cases
+
+
+def current_absence(*, user: Any) -> Absence | None:
+    """The absence `user` is on right now (the longest, if windows overlap)."""
+    now = timezone.now()
+    return (
+        Absence.objects.filter(user=user, starts_at__lte=now, ends_at__gt=now)
+        .order_by("-ends_at")
+        .first()
+    )
 
 
 def staff_load() -> list[StaffLoad]:
     """Every active specialist with open cases, oldest deadline and profile: one query."""
     # The status condition sits in the JOIN (FilteredRelation), so only open cases are joined
     # (index case_assignee_status_idx), not every case a person ever closed.
+    now = timezone.now()
+    away = Absence.objects.filter(
+        user=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now
+    ).order_by("-ends_at")
     users = (
         get_user_model()
         .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
@@ -377,7 +403,12 @@ def staff_load() -> list[StaffLoad]:
                 "assigned_cases", condition=Q(assigned_cases__status__in=OPEN_STATUSES)
             )
         )
-        .annotate(open_cases=Count("open_assigned"), oldest_due=Min("open_assigned__due_at"))
+        .annotate(
+            open_cases=Count("open_assigned"),
+            oldest_due=Min("open_assigned__due_at"),
+            away_until=Subquery(away.values("ends_at")[:1]),
+            away_kind=Subquery(away.values("kind")[:1]),
+        )
         .order_by("last_name", "first_name", "username")
     )
     return [
@@ -386,6 +417,8 @@ def staff_load() -> list[StaffLoad]:
             open_cases=user.open_cases,
             oldest_due=user.oldest_due,
             profile=getattr(user, "staff_profile", None) or StaffProfile(user=user),
+            away_until=user.away_until,
+            away_kind=user.away_kind or "",
         )
         for user in users
     ]

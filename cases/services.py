@@ -30,10 +30,11 @@ from reminders.services import (
     reminders_schedule_on_open,
 )
 
-from .access import may_assign, may_take, require_supervisor
+from .access import may_assign, may_set_absence, may_take, require_supervisor
 from .models import (
     OUTCOMES_CANCELLING_SMS,
     OUTCOMES_WITHOUT_STEPS,
+    Absence,
     Case,
     CaseEvent,
     CaseIdentifier,
@@ -527,6 +528,86 @@ def staff_set_availability(*, actor: User, user: User, is_available: bool) -> St
     return profile
 
 
+BREAK_MINUTES_MAX = 240
+
+
+@transaction.atomic
+def staff_set_absence(
+    *,
+    actor: User,
+    user: User,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    minutes: int | None = None,
+    kind: str = Absence.Kind.BREAK,
+    note: str = "",
+) -> Absence:
+    """Mark someone away: a break from now for `minutes`, or a planned window. A supervisor
+    for anyone on the line, a specialist for themself (rules `cases.set_absence`)."""
+    if not may_set_absence(actor, user):
+        raise PermissionDenied(_("Отмечать отсутствие другого сотрудника может старший смены."))
+    if not has_role(user, Role.SPECIALIST, Role.SUPERVISOR):
+        raise ValidationError({"user": _("Это не специалист.")})
+    now = timezone.now()
+    if minutes is not None:
+        if not 1 <= minutes <= BREAK_MINUTES_MAX:
+            raise ValidationError(
+                {"minutes": _("Перерыв — от 1 до %(max)d минут.") % {"max": BREAK_MINUTES_MAX}}
+            )
+        starts_at, ends_at = now, now + timedelta(minutes=minutes)
+    if starts_at is None or ends_at is None:
+        raise ValidationError(_("Укажите начало и конец отсутствия."))
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": _("Конец отсутствия раньше начала.")})
+    if ends_at <= now:
+        raise ValidationError({"ends_at": _("Это отсутствие уже закончилось.")})
+    return Absence.objects.create(
+        user=user, kind=kind, starts_at=starts_at, ends_at=ends_at, note=note, created_by=actor
+    )
+
+
+@transaction.atomic
+def staff_end_absence(*, actor: User, user: User) -> int:
+    """«Вернулся»: every absence of `user` going on now ends now. The number ended."""
+    if not may_set_absence(actor, user):
+        raise PermissionDenied(_("Отмечать отсутствие другого сотрудника может старший смены."))
+    now = timezone.now()
+    current = Absence.objects.filter(user=user, starts_at__lte=now, ends_at__gt=now)
+    return current.update(ends_at=now)
+
+
+def assignment_warnings(*, assignee: User | None, adding: int) -> list[str]:
+    """What a supervisor should confirm before giving `adding` cases to `assignee`: they are
+    off shift or away right now, or it takes them past their cap."""
+    if assignee is None:
+        return []
+    warnings = []
+    name = assignee.get_full_name() or assignee.username
+    profile = StaffProfile.objects.filter(user=assignee).first() or StaffProfile(user=assignee)
+    away = (
+        Absence.objects.filter(
+            user=assignee, starts_at__lte=timezone.now(), ends_at__gt=timezone.now()
+        )
+        .order_by("-ends_at")
+        .first()
+    )
+    if not profile.is_available:
+        warnings.append(_("%(who)s отмечен(а) как отсутствующий(ая).") % {"who": name})
+    elif away:
+        until = timezone.localtime(away.ends_at).strftime("%H:%M")
+        warnings.append(
+            _("%(who)s сейчас отсутствует (%(kind)s до %(until)s).")
+            % {"who": name, "kind": away.get_kind_display(), "until": until}
+        )
+    load = Case.objects.open().filter(assignee=assignee).count()
+    if load + adding > profile.max_open_cases:
+        warnings.append(
+            _("У %(who)s станет %(n)d открытых обращений при пределе %(max)d.")
+            % {"who": name, "n": load + adding, "max": profile.max_open_cases}
+        )
+    return warnings
+
+
 @transaction.atomic
 def case_take_next(*, actor: User) -> Case | None:
     """«Взять следующее»: the most urgent unassigned open case (earliest deadline, then
@@ -571,9 +652,12 @@ def cases_auto_assign(*, actor: User, limit: int = 100) -> list[Case]:
     )
     assigned: list[Case] = []
     with transaction.atomic():
+        now = timezone.now()
+        away = Absence.objects.filter(starts_at__lte=now, ends_at__gt=now).values("user_id")
         profiles = list(
             StaffProfile.objects.select_for_update(of=("self",))
             .filter(user_id__in=specialists, is_available=True)
+            .exclude(user_id__in=away)  # on a break or a planned absence right now
             .select_related("user")
             .order_by("pk")
         )

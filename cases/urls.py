@@ -27,4 +27,5 @@ urlpatterns = [
     path("queue/assign/", views.queue_assign, name="assign"),
     path("queue/auto-assign/", views.queue_auto_assign, name="auto_assign"),
     path("queue/availability/", views.queue_availability, name="availability"),
+    path("staff/absence/", views.staff_absence, name="absence"),
 ]

@@ -30,6 +30,7 @@ from .access import (
     may,
     may_assign,
     may_see_personal_data,
+    may_set_absence,
     may_take,
     require_open_case,
     require_queue,
@@ -39,6 +40,7 @@ from .access import (
     visible_cases,
 )
 from .forms import (
+    AbsenceForm,
     AssignForm,
     AvailabilityForm,
     CaseFilterForm,
@@ -52,7 +54,7 @@ from .forms import (
     TakeForm,
     specialists_queryset,
 )
-from .models import Case, ScammerIdentifier, StepOutcome
+from .models import Absence, Case, ScammerIdentifier, StepOutcome
 from .phones import default_time_zone, normalize_msisdn
 from .roles import Role, user_roles
 from .selectors import (
@@ -60,6 +62,7 @@ from .selectors import (
     case_list,
     case_list_rows,
     case_steps,
+    current_absence,
     identifiers_for_case,
     queue_unassigned,
     staff_load,
@@ -68,6 +71,7 @@ from .selectors import (
 )
 from .services import (
     CaseConflict,
+    assignment_warnings,
     case_add_identifier,
     case_add_note,
     case_assign,
@@ -78,7 +82,9 @@ from .services import (
     case_sms_schedule,
     cases_assign,
     cases_auto_assign,
+    staff_end_absence,
     staff_profile_for,
+    staff_set_absence,
     staff_set_availability,
 )
 from .services import (
@@ -623,6 +629,11 @@ def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
             if page
             else [],
             "mine": mine,
+            # «Мои обращения»: the specialist's own break, to take or to end (one query).
+            "my_absence": current_absence(user=request.user)
+            if mine and may_set_absence(request.user, request.user)
+            else None,
+            "can_set_absence": mine and may_set_absence(request.user, request.user),
             "identifier": identifier,
             "query": params.urlencode(),
             "can_assign": may_assign(request.user),
@@ -663,6 +674,7 @@ def queue(request: StaffRequest) -> HttpResponse:
             "specialists": staff,
             "can_assign": may_assign(request.user),
             "now": now,
+            "refresh_seconds": settings.QUEUE_REFRESH_SECONDS,
         },
     )
 
@@ -688,6 +700,33 @@ def queue_assign(request: StaffRequest) -> HttpResponse:
         int(k[2:]): _int(v) for k, v in request.POST.items() if _int(k[2:]) and k[:2] == "v_"
     }
     cases = list(visible_cases(request.user).filter(pk__in=form.cleaned_data["cases"]))
+    warnings = (
+        []
+        if form.cleaned_data["confirm"]
+        else assignment_warnings(assignee=assignee, adding=len(cases))
+    )
+    if warnings:
+        # Away or over the cap: ask first, with every posted value kept for the confirmation.
+        posted = [
+            (k, v)
+            for k, values in request.POST.lists()
+            for v in values
+            if k not in ("csrfmiddlewaretoken", "confirm")
+        ]
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = reverse("cases:queue")
+        return render(
+            request,
+            "cases/assign_confirm.html",
+            {
+                "warnings": warnings,
+                "cases": cases,
+                "assignee": assignee,
+                "posted": posted,
+                "back": back,
+            },
+        )
     result = cases_assign(cases=cases, assignee=assignee, actor=request.user, versions=versions)
     if result.assigned:
         who = assignee.get_full_name() or assignee.username if assignee else _("очередь")
@@ -700,6 +739,40 @@ def queue_assign(request: StaffRequest) -> HttpResponse:
             % {"numbers": ", ".join(str(c) for c in result.conflicts)},
         )
     return _back(request, "cases:queue")
+
+
+@login_required
+@require_POST
+def staff_absence(request: StaffRequest) -> HttpResponse:
+    """A break («перерыв 15 минут»), back («вернулся») or a planned absence; from the queue
+    (a supervisor, for anyone) or from «Мои обращения» (a specialist, for themself)."""
+    require_workspace(request.user)
+    form = AbsenceForm(request.POST)
+    default = "cases:queue" if may_assign(request.user) else "cases:mine"
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, default)
+    d = form.cleaned_data
+    person = get_object_or_404(get_user_model(), pk=d["user"], is_active=True)
+    try:
+        if d["action"] == "back":
+            staff_end_absence(actor=request.user, user=person)
+            messages.success(request, _("Отмечено: снова на линии."))
+        else:
+            absence = staff_set_absence(
+                actor=request.user,
+                user=person,
+                minutes=d["minutes"] if d["action"] == "break" else None,
+                starts_at=d["starts_at"],
+                ends_at=d["ends_at"],
+                kind=Absence.Kind.BREAK if d["action"] == "break" else Absence.Kind.PLANNED,
+                note=d["note"],
+            )
+            until = timezone.localtime(absence.ends_at).strftime("%d.%m %H:%M")
+            messages.success(request, _("Отсутствие отмечено до %(until)s.") % {"until": until})
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return _back(request, default)
 
 
 @login_required

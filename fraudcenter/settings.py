@@ -404,6 +404,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Domain ---------------------------------------------------------------------------------
+# How often the supervisors' queue page refreshes itself (seconds).
+QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=10)
 # A case is "repeat" when its subscriber had an earlier case within this many days.
 REPEAT_VICTIM_DAYS = env.int("REPEAT_VICTIM_DAYS", default=30)
 # Disclosed codes make the deadline this many minutes at the most.

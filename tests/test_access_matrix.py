@@ -276,6 +276,13 @@ MATRIX: dict[tuple[str, str], Row] = {
         _staff_page(302, specialist=403, manager=403),
         body=lambda w: {"user": w.users["specialist"].pk, "is_available": "0"},
     ),  # fmt: skip
+    # A break for the specialist: they themself and a supervisor may; a manager may not.
+    ("cases:absence", "POST"): Row(
+        "POST",
+        p("/staff/absence/"),
+        _staff_page(302, manager=403),
+        body=lambda w: {"user": w.users["specialist"].pk, "action": "break", "minutes": "15"},
+    ),  # fmt: skip
     # --- reports pages ----------------------------------------------------------------------
     ("reports:page", "GET"): Row("GET", p("/reports/"), _staff_page(200, specialist=403)),
     ("reports:export_cases_csv", "GET"): Row(

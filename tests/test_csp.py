@@ -69,3 +69,13 @@ def test_no_template_has_an_inline_script_style_or_handler():
         if re.search(r"\son[a-z]+=|\bhx-on|javascript:", text):
             offenders.append(f"{path}: inline handler")
     assert offenders == []
+
+
+def test_no_django_template_has_a_multi_line_short_comment():
+    """Django's {# #} is one line only: a multi-line one is shown on the page as text."""
+    offenders = [
+        str(path)
+        for path in (Path(settings.BASE_DIR) / "templates").rglob("*.html")
+        if any("\n" in m for m in re.findall(r"\{#(.*?)#\}", path.read_text(), re.S))
+    ]
+    assert offenders == []

@@ -97,3 +97,22 @@ def test_an_empty_filter_is_no_filter_and_the_schema_says_so(
     assert {"type": "string", "maxLength": 0} in documented["schema"]["anyOf"]
     response = staff_api(supervisor).get("/api/v1/cases/", {param: ""})
     assert response.status_code == 200 and len(response.json()["results"]) == 1
+
+
+def test_free_text_inputs_are_declared_free_of_nul(schema):
+    """fraudcenter.api_schema: DRF refuses NUL in every CharField, and the schema says so."""
+    from fraudcenter.api_schema import NO_NUL
+
+    note = schema["components"]["schemas"]["NoteInputRequest"]["properties"]["text"]
+    assert note["pattern"] == NO_NUL
+
+
+def test_the_cli_config_runs_the_checks_ci_runs():
+    """schemathesis.toml (for `st run` against an installation) leaves out exactly the check
+    tests/api/test_schema_fuzz.py leaves out, and counts a proxy's 414 as a refusal."""
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / "schemathesis.toml").read_text())
+    assert config["checks"]["positive_data_acceptance"]["enabled"] is False
+    assert "414" in config["checks"]["negative_data_rejection"]["expected-statuses"]

@@ -280,3 +280,82 @@ def test_the_api_docs_render_offline_under_the_csp(live_server, page, db):
     page.goto(f"{live_server.url}/api/docs/")
     page.locator(".swagger-ui .opblock").first.wait_for()
     assert set(outside) <= {REDOC_CREDIT_LOGO}
+
+
+def _open_case(summary: str, description: str = "") -> Case:
+    telephony = User.objects.get(username="telephony")
+    return case_open(
+        actor=telephony,
+        channel="hotline",
+        category=Category.objects.order_by("position")[0],
+        phone="+79035550199",
+        summary=summary,
+        description=description,
+    )
+
+
+def test_the_queue_refreshes_itself_keeps_the_selection_and_the_assign_bar_in_view(
+    live_server, page, demo, settings
+):
+    settings.QUEUE_REFRESH_SECONDS = 1
+    for i in range(40):  # a long list: the bar must stay in view
+        _open_case(f"Волна звонков «из банка» №{i}")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _login(page, live_server.url, "supervisor")
+    page.goto(f"{live_server.url}/queue/")
+    page.evaluate("window.__noReload = true")
+    first = page.locator("#queue-rows input[name=cases]").first
+    first.check()
+    picked = first.get_attribute("value")
+    # The bulk bar is at the end of a long table, yet in view.
+    bar = page.locator(".bulk-bar").bounding_box()
+    assert bar is not None and bar["y"] + bar["height"] <= 768
+    newcomer = _open_case("Новая волна: просят код из SMS")
+    page.locator(f"#queue-rows a:has-text('{newcomer.number}')").wait_for(timeout=10_000)
+    assert page.evaluate("window.__noReload") is True
+    assert page.locator(f"#pick-{picked}").is_checked()
+    _shot(page, "queue-live")
+
+
+def test_two_specialists_take_the_next_case_at_once_and_get_different_ones(
+    live_server, browser, demo
+):
+    pages = []
+    for who in ("specialist1", "specialist2"):
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ru-RU")
+        p = context.new_page()
+        _login(p, live_server.url, who)
+        pages.append(p)
+    # Both press «Взять следующее» (Alt+G); the second before the first's page has loaded.
+    for p in pages:
+        p.click("button[accesskey=g]", no_wait_after=True)
+    for p in pages:
+        p.wait_for_url(re.compile(r"/cases/\d+/$"))
+    numbers = [int(p.url.rstrip("/").rsplit("/", 1)[1]) for p in pages]
+    assert numbers[0] != numbers[1]
+    owners = dict(Case.objects.filter(pk__in=numbers).values_list("pk", "assignee__username"))
+    assert owners == {numbers[0]: "specialist1", numbers[1]: "specialist2"}
+    assert "теперь ваше" in pages[1].inner_text(".messages")
+    _shot(pages[1], "take-next")
+    for p in pages:
+        p.context.close()
+
+
+def test_a_10000_character_word_does_not_widen_the_case_page(live_server, page, demo):
+    case = _open_case("Ссылка:" + "x" * 290, description="y" * 10_000)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _login(page, live_server.url, "supervisor")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+
+
+def test_a_specialist_goes_on_a_break_and_the_queue_shows_it(live_server, page, demo):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _login(page, live_server.url, "specialist1")
+    page.click("text=На перерыв")
+    page.locator(".my-break .badge", has_text="перерыв до").wait_for()
+    _shot(page, "my-cases-break")
+    page.context.clear_cookies()
+    _login(page, live_server.url, "supervisor")
+    page.goto(f"{live_server.url}/queue/")
+    page.locator("#staff .badge", has_text="перерыв до").wait_for()
