@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 
 from cases.demo import seed_demo_cases, seed_playbooks, seed_users
 from cases.models import Case, CaseEvent, StepOutcome
-from cases.services import case_open, case_set_status
+from cases.services import case_assign, case_open, case_set_status
 from playbooks.models import Category
 from reminders.models import Reminder
 from tests.browser.csp import REDOC_CREDIT_LOGO, watch_csp
@@ -359,3 +359,24 @@ def test_a_specialist_goes_on_a_break_and_the_queue_shows_it(live_server, page, 
     _login(page, live_server.url, "supervisor")
     page.goto(f"{live_server.url}/queue/")
     page.locator("#staff .badge", has_text="перерыв до").wait_for()
+
+
+def test_a_refused_status_change_keeps_the_comment_and_the_address(live_server, page, demo):
+    """Someone else changed the case meanwhile: the comment typed stays, the address bar
+    shows the case (not /status/), and a reload shows the case page."""
+    specialist = User.objects.get(username="specialist1")
+    case = _open_case("Звонили из «банка»")
+    case_assign(case=case, assignee=specialist, actor=specialist)
+    _login(page, live_server.url, "specialist1")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    case_set_status(case=Case.objects.get(pk=case.pk), status="waiting", actor=specialist)
+    page.select_option("#id_status", "closed")
+    page.select_option("#id_outcome", "referred_bank")
+    page.fill("#id_comment", "Передали в банк, абонент перезвонит")
+    page.click("#status button[type=submit]")
+    page.locator("text=Пока вы смотрели страницу").first.wait_for()
+    assert page.input_value("#id_comment") == "Передали в банк, абонент перезвонит"
+    assert page.url.endswith(f"/cases/{case.pk}/")
+    page.reload()
+    assert page.locator(".case-header").count() == 1
+    _shot(page, "case-conflict-kept")
