@@ -1,6 +1,17 @@
+from typing import Any
+
+from auditlog.admin import LogEntryAdmin
+from auditlog.filters import ResourceTypeFilter
+from auditlog.models import LogEntry
+from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken
 
 from .models import (
+    Absence,
     Case,
     CaseEvent,
     CaseIdentifier,
@@ -10,6 +21,7 @@ from .models import (
     StepOutcome,
     Subscriber,
 )
+from .roles import ROLE_LABELS
 
 
 @admin.register(Subscriber)
@@ -99,3 +111,119 @@ class CaseIdentifierAdmin(admin.ModelAdmin):
 class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "is_available", "max_open_cases", "time_zone"]
     list_editable = ["is_available", "max_open_cases"]
+
+
+@admin.register(Absence)
+class AbsenceAdmin(admin.ModelAdmin):
+    """Planned absences can also be entered here (the queue page has a form too)."""
+
+    list_display = ["user", "kind", "starts_at", "ends_at", "note", "created_by"]
+    list_filter = ["kind"]
+    raw_id_fields = ["user", "created_by"]
+    date_hierarchy = "starts_at"
+
+
+# --- Third-party models, in Russian ------------------------------------------------------------
+# django-auditlog and django-rest-knox ship no Russian; knox's model has no translatable names
+# at all. Their display names are set here, on the running models only: migrations read a
+# model's declared Meta and a field's constructor arguments, so nothing leaks into them
+# (`makemigrations --check` in `make lint` holds that).
+
+
+def _name_third_party_models() -> None:
+    apps.get_app_config("auditlog").verbose_name = _("Журнал аудита")
+    LogEntry._meta.verbose_name = _("запись журнала")
+    LogEntry._meta.verbose_name_plural = _("журнал изменений")
+    for field, label in {
+        "action": _("действие"), "timestamp": _("когда"), "actor": _("кто"),
+        "content_type": _("тип объекта"), "object_repr": _("объект"),
+        "remote_addr": _("адрес"), "changes": _("изменения"),
+    }.items():  # fmt: skip
+        LogEntry._meta.get_field(field).verbose_name = label
+    apps.get_app_config("knox").verbose_name = _("Доступ к API")
+    AuthToken._meta.verbose_name = _("токен API")
+    AuthToken._meta.verbose_name_plural = _("токены API")
+    for field, label in {
+        "digest": _("отпечаток"), "user": _("учётная запись"),
+        "created": _("создан"), "expiry": _("действует до"),
+    }.items():  # fmt: skip
+        AuthToken._meta.get_field(field).verbose_name = label
+
+
+_name_third_party_models()
+
+admin.site.unregister(LogEntry)
+
+
+class ResourceFilter(ResourceTypeFilter):
+    title = _("Тип объекта")
+
+
+AUDIT_ACTIONS = {
+    LogEntry.Action.CREATE: _("создание"),
+    LogEntry.Action.UPDATE: _("изменение"),
+    LogEntry.Action.DELETE: _("удаление"),
+    LogEntry.Action.ACCESS: _("просмотр"),
+}
+
+
+class ActionFilter(admin.SimpleListFilter):
+    title = _("Действие")
+    parameter_name = "action__exact"
+
+    def lookups(self, request: Any, model_admin: Any) -> Any:
+        return [(str(k), v) for k, v in AUDIT_ACTIONS.items()]
+
+    def queryset(self, request: Any, queryset: Any) -> Any:
+        value = self.value() or ""
+        ok = value.isascii() and value.isdigit()
+        return queryset.filter(action=int(value)) if ok else queryset
+
+
+@admin.register(LogEntry)
+class AuditLogAdmin(LogEntryAdmin):
+    """auditlog's own admin with Russian column titles (its mixin's are English)."""
+
+    list_display = ["when", "resource", "action_label", "what", "who"]
+    list_filter = [ActionFilter, ResourceFilter]
+
+    @admin.display(description=_("Действие"), ordering="action")
+    def action_label(self, obj: Any) -> Any:
+        return AUDIT_ACTIONS.get(obj.action, obj.get_action_display())
+
+    @admin.display(description=_("Когда"), ordering="timestamp")
+    def when(self, obj: Any) -> Any:
+        return self.created(obj)
+
+    @admin.display(description=_("Объект"))
+    def resource(self, obj: Any) -> Any:
+        return self.resource_url(obj)
+
+    @admin.display(description=_("Изменения"))
+    def what(self, obj: Any) -> Any:
+        return self.msg_short(obj)
+
+    @admin.display(description=_("Кто"))
+    def who(self, obj: Any) -> Any:
+        return self.user_url(obj)
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin):
+    """Django's user admin plus each person's role (the groups are the roles)."""
+
+    list_display = ["username", "first_name", "last_name", "roles", "is_active", "last_login"]
+    list_filter = ["groups", "is_active", "is_staff"]
+
+    def get_queryset(self, request: Any) -> Any:
+        return super().get_queryset(request).prefetch_related("groups")
+
+    @admin.display(description=_("Роль"))
+    def roles(self, obj: Any) -> str:
+        names = [g.name for g in obj.groups.all()]
+        # A group that is no role shows as it is.
+        return ", ".join(str(ROLE_LABELS.get(n, n)) for n in names) or "—"

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.db import connection
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(StrEnum):
@@ -16,6 +17,14 @@ class Role(StrEnum):
     MANAGER = "manager"
     INTEGRATION = "integration"
 
+
+# How the admin and the pages name the roles.
+ROLE_LABELS = {
+    Role.SPECIALIST: _("специалист"),
+    Role.SUPERVISOR: _("старший смены"),
+    Role.MANAGER: _("руководитель"),
+    Role.INTEGRATION: _("интеграция"),
+}
 
 # The people who use the staff pages (integrations are machines).
 STAFF_ROLES = frozenset({Role.SPECIALIST, Role.SUPERVISOR, Role.MANAGER})
