@@ -141,6 +141,7 @@ def _name_third_party_models() -> None:
     }.items():  # fmt: skip
         LogEntry._meta.get_field(field).verbose_name = label
     apps.get_app_config("knox").verbose_name = _("Доступ к API")
+    apps.get_app_config("axes").verbose_name = _("Попытки входа")
     AuthToken._meta.verbose_name = _("токен API")
     AuthToken._meta.verbose_name_plural = _("токены API")
     for field, label in {
@@ -212,12 +213,23 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+class RoleFilter(admin.SimpleListFilter):
+    title = _("Роль")
+    parameter_name = "role"
+
+    def lookups(self, request: Any, model_admin: Any) -> Any:
+        return [(str(role), label) for role, label in ROLE_LABELS.items()]
+
+    def queryset(self, request: Any, queryset: Any) -> Any:
+        return queryset.filter(groups__name=self.value()) if self.value() else queryset
+
+
 @admin.register(User)
 class StaffUserAdmin(UserAdmin):
     """Django's user admin plus each person's role (the groups are the roles)."""
 
     list_display = ["username", "first_name", "last_name", "roles", "is_active", "last_login"]
-    list_filter = ["groups", "is_active", "is_staff"]
+    list_filter = [RoleFilter, "is_active", "is_staff"]
 
     def get_queryset(self, request: Any) -> Any:
         return super().get_queryset(request).prefetch_related("groups")

@@ -37,6 +37,9 @@ def test_the_user_list_shows_each_persons_role(admin_client, specialist):
     _user("boss-2", "manager")
     html = admin_client.get("/admin/auth/user/").content.decode()
     assert "Роль" in html and "специалист" in html and "руководитель" in html
+    assert ">specialist<" not in html  # the role filter is Russian too
+    filtered = admin_client.get("/admin/auth/user/", {"role": "manager"}).content.decode()
+    assert ">boss-2<" in filtered and f">{specialist.username}<" not in filtered
 
 
 def test_the_token_pages_are_russian(admin_client, integration):

@@ -380,3 +380,15 @@ def test_a_refused_status_change_keeps_the_comment_and_the_address(live_server, 
     page.reload()
     assert page.locator(".case-header").count() == 1
     _shot(page, "case-conflict-kept")
+
+
+def test_the_admin_speaks_russian(live_server, page, demo):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/admin/")
+    text = page.inner_text("body").lower()  # the admin upper-cases app names in CSS
+    assert "журнал аудита" in text and "токены api" in text and "audit log" not in text
+    _shot(page, "admin-index")
+    page.goto(f"{live_server.url}/admin/auth/user/")
+    page.locator("th", has_text="Роль").wait_for()
+    _shot(page, "admin-users")
