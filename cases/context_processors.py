@@ -1,5 +1,7 @@
 from typing import Any
 
+from django.conf import settings
+
 from .access import may_see_personal_data
 from .roles import Role, user_roles
 
@@ -14,4 +16,5 @@ def roles(request: Any) -> dict[str, Any]:
         "is_specialist": Role.SPECIALIST in names,
         "is_supervisor": Role.SUPERVISOR in names,
         "is_manager": Role.MANAGER in names,
+        "screen_pop_seconds": settings.SCREEN_POP_POLL_SECONDS,
     }

@@ -97,6 +97,9 @@ class NewContactForm(StaffForm):
     )
     # Empty until the card has looked the number up (it then suggests one): an unasked zone
     # must not read as «МСК−1 · Калининград», the list's first entry.
+    # The PBX's callId when the form was opened from a screen pop: the case's external id,
+    # which links the call to the case (calls.signals).
+    call_id = forms.CharField(required=False, max_length=128, widget=forms.HiddenInput)
     time_zone = forms.ChoiceField(
         label=_("Часовой пояс абонента"),
         choices=[("", _("— по номеру, иначе Москва —")), *RUSSIAN_TIME_ZONES],

@@ -62,6 +62,7 @@ class CaseQuerySet(models.QuerySet["Case"]):
             models.Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),
             models.Prefetch("step_outcomes", queryset=StepOutcome.objects.select_related("actor")),
             "messages",
+            "calls",  # the calls it was opened from (calls.Call.case), by the reverse relation
         )
 
     def visible_to(self, user: Any) -> CaseQuerySet:
@@ -365,6 +366,10 @@ class StaffProfile(models.Model):
     is_available = models.BooleanField(_("на смене"), default=True)
     max_open_cases = models.PositiveSmallIntegerField(_("предел открытых обращений"), default=15)
     time_zone = TimeZoneField(_("часовой пояс"), default="Europe/Moscow")
+    # The PBX names who answered by extension (answeringNumber) or by name (user[]).
+    cti_extension = models.CharField(
+        _("внутренний номер (CTI)"), max_length=32, blank=True, db_index=True
+    )
 
     class Meta:
         verbose_name = _("профиль сотрудника")

@@ -100,6 +100,11 @@ def is_self(user: Any, person: Any) -> bool:
     return person is None or person.pk == user.pk
 
 
+# Calls (the PBX's log): whoever reads cases, and integrations (the chat backend, wallboards).
+rules.add_perm("calls.view_call", is_staff_member | is_integration)
+# Callbacks owed to missed callers: those who take calls.
+rules.add_perm("calls.work_callback", is_specialist | is_supervisor)
+
 # Breaks and absences: a supervisor for anyone on the line; a specialist for themself.
 rules.add_perm("cases.set_absence", is_supervisor | (is_specialist & is_self))
 rules.add_perm("cases.view_reports", is_manager | is_supervisor)

@@ -148,7 +148,9 @@ def _conflict_message(exc: CaseConflict) -> str:
 def case_new(request: StaffRequest) -> HttpResponse:
     require_workspace(request.user)
     require_open_case(request.user)
-    form = NewContactForm(request.POST or None)
+    # From a screen pop: /cases/new/?phone=…&call=<callId> fills the number and the call.
+    initial = {"phone": request.GET.get("phone", ""), "call_id": request.GET.get("call", "")}
+    form = NewContactForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:
@@ -165,6 +167,7 @@ def case_new(request: StaffRequest) -> HttpResponse:
                 personal_data_disclosed=d["personal_data_disclosed"],
                 money_lost=d["money_lost"],
                 money_amount=d["money_amount"],
+                external_id=d["call_id"],
                 # Whoever takes the call works the case.
                 assignee=request.user,
             )

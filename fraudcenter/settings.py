@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "cases",
     "reminders",
     "reports",
+    "calls",
 ]
 
 MIDDLEWARE = [
@@ -404,6 +405,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Domain ---------------------------------------------------------------------------------
+# A missed inbound call owes a callback within this many minutes; after this many failed
+# attempts it goes to the supervisor.
+CALLBACK_DEADLINE_MINUTES = env.int("CALLBACK_DEADLINE_MINUTES", default=15)
+CALLBACK_MAX_ATTEMPTS = env.int("CALLBACK_MAX_ATTEMPTS", default=3)
+# How often a specialist's open page asks whether a call was just answered (the screen pop).
+SCREEN_POP_POLL_SECONDS = env.int("SCREEN_POP_POLL_SECONDS", default=1)
 # How often the supervisors' queue page refreshes itself (seconds).
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=10)
 # A case is "repeat" when its subscriber had an earlier case within this many days.

@@ -6,6 +6,8 @@ from django.views.defaults import page_not_found
 from django.views.defaults import server_error as defaults_server_error
 from drf_spectacular.views import SpectacularAPIView
 
+from calls.urls import api_urlpatterns as calls_api_urls
+from calls.urls import cti_urlpatterns as cti_urls
 from fraudcenter import ops
 from fraudcenter.api_docs import RedocView, SwaggerView
 from reminders.urls import api_urlpatterns as reminder_api_urls
@@ -27,6 +29,9 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     *reminder_api_urls,  # /api/v1/cases/<id>/reminders/…
     *sms_callback_urls,  # /sms/http/dlr/, /sms/http/inbound/
+    *cti_urls,  # /api/v1/cti/<token>: the PBX's push
+    *calls_api_urls,  # /api/v1/calls/, /api/v1/callbacks/
+    path("", include("calls.urls")),
     path("reports/", include("reports.urls")),
     path("api/v1/reports/", include("reports.api_urls")),
     path("", include("cases.urls")),

@@ -24,8 +24,11 @@ from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from calls.models import Callback
+from calls.services import cti_endpoint_create
 from cases.models import Case
 from cases.services import case_assign
 from reminders.models import Reminder
@@ -45,6 +48,8 @@ class World:
     reminder: Reminder
     job: ExportJob
     users: dict[str, User]
+    callback: Callback
+    cti_token: str
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,37 @@ MATRIX: dict[tuple[str, str], Row] = {
         _staff_page(302, manager=403),
         body=lambda w: {"user": w.users["specialist"].pk, "action": "break", "minutes": "15"},
     ),  # fmt: skip
+    # --- calls -------------------------------------------------------------------------------
+    # The screen pop shows only calls the person answered: any signed-in staff, 204 here.
+    ("calls:pop", "GET"): Row("GET", p("/calls/pop/"), _staff_page(204, admin=204)),
+    ("calls:callbacks", "GET"): Row("GET", p("/calls/callbacks/"), _staff_page(200, manager=403)),
+    ("calls:attempt", "POST"): Row(
+        "POST",
+        lambda w: f"/calls/callbacks/{w.callback.pk}/attempt/",
+        _staff_page(302, manager=403),
+        body=lambda w: {"result": "no_answer"},
+    ),  # fmt: skip
+    # The PBX's push: no session or API token, the token is in the URL (a wrong one is 404).
+    ("cti_push", "POST"): Row(
+        "POST",
+        lambda w: f"/api/v1/cti/{w.cti_token}",
+        _same(200),
+        body=lambda w: {
+            "event": "newCall",
+            "callId": "m-1",
+            "from": "89161234567",
+            "to": "611",
+            "direction": "in",
+        },
+    ),  # fmt: skip
+    ("cti_push_slash", "POST"): Row(
+        "POST",
+        lambda w: "/api/v1/cti/not-a-token/",
+        _same(404),
+        body=lambda w: {"event": "newCall"},
+    ),  # fmt: skip
+    ("api_calls", "GET"): Row("GET", p("/api/v1/calls/"), _api(200)),
+    ("api_callbacks", "GET"): Row("GET", p("/api/v1/callbacks/"), _api(200)),
     # --- reports pages ----------------------------------------------------------------------
     ("reports:page", "GET"): Row("GET", p("/reports/"), _staff_page(200, specialist=403)),
     ("reports:export_cases_csv", "GET"): Row(
@@ -350,7 +386,12 @@ def world(make_case, specialist, supervisor, manager, integration, settings) -> 
         "integration": integration, "admin": admin,
     }  # fmt: skip
     step_id = case.playbook_version.steps.get(position=1).pk
-    return World(case=case, step_id=step_id, reminder=reminder, job=job, users=users)
+    callback = Callback.objects.create(subscriber=case.subscriber, due_at=timezone.now())
+    _endpoint, cti_token = cti_endpoint_create(name="matrix-pbx")
+    return World(
+        case=case, step_id=step_id, reminder=reminder, job=job, users=users,
+        callback=callback, cti_token=cti_token,
+    )  # fmt: skip
 
 
 def _client(caller: str, w: World) -> Client:
