@@ -392,3 +392,43 @@ def test_the_admin_speaks_russian(live_server, page, demo):
     page.goto(f"{live_server.url}/admin/auth/user/")
     page.locator("th", has_text="Роль").wait_for()
     _shot(page, "admin-users")
+
+
+def test_the_screen_pop_arrives_in_the_open_page_and_opens_a_case(live_server, page, demo):
+    """The PBX posts newCall and answer (a real HTTP client); the specialist's open page shows
+    the caller's card within 2 seconds, without a reload; «Новое обращение» is pre-filled."""
+    import time
+
+    import requests
+
+    from calls.models import Call
+    from calls.services import cti_endpoint_create
+    from cases.models import StaffProfile
+
+    specialist = User.objects.get(username="specialist1")
+    StaffProfile.objects.update_or_create(user=specialist, defaults={"cti_extension": "201"})
+    _endpoint, token = cti_endpoint_create(name="browser-pbx")
+    pbx = f"{live_server.url}/api/v1/cti/{token}"
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _login(page, live_server.url, "specialist1")
+    page.evaluate("window.__noReload = true")
+    event = {"from": "8 903 555-01-01", "to": "611", "direction": "in", "callId": "pop-1"}
+    requests.post(pbx, data={**event, "event": "newCall"}, timeout=10)
+    answered = time.monotonic()
+    requests.post(pbx, data={**event, "event": "answer", "answeringNumber": "201"}, timeout=10)
+    page.locator("#screen-pop .screen-pop").wait_for(timeout=2_000)
+    assert time.monotonic() - answered < 2.0
+    assert page.evaluate("window.__noReload") is True
+    assert "Обращается повторно" in page.inner_text("#screen-pop")
+    _shot(page, "screen-pop")
+    page.click("#screen-pop a:has-text('Новое обращение')")
+    page.wait_for_url("**/cases/new/?call=pop-1*")
+    assert page.input_value("input[name=phone]") == KNOWN_PHONE
+    page.locator("#subscriber-card", has_text="Обращается повторно").wait_for()
+    page.select_option("#id_category", str(Category.objects.order_by("position")[0].pk))
+    page.fill("#id_summary", "Звонили из «банка», просили код")
+    page.click("button[accesskey=s]")
+    page.wait_for_url(re.compile(r"/cases/\d+/$"))
+    case = Case.objects.latest("pk")
+    assert case.external_id == "pop-1" and Call.objects.get(call_id="pop-1").case == case
+    assert page.locator("#calls").count() == 1

@@ -1,0 +1,154 @@
+"""The specialist's side of calls: the screen pop, a case opened from it, the callbacks page;
+and the API for the chat backend and wallboards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from calls.models import Call, Callback
+from calls.services import cti_endpoint_create, cti_event_parse, cti_event_record
+from cases.models import Case, StaffProfile
+from tests.api.conftest import staff_api, token_client  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def endpoint():
+    return cti_endpoint_create(name="pbx")[0]
+
+
+def _event(endpoint, event, call_id, **extra):
+    data = {
+        "event": event,
+        "from": "89161234567",
+        "to": "611",
+        "direction": "in",
+        "callId": call_id,
+    }
+    data.update(extra)
+    return cti_event_record(endpoint=endpoint, event=cti_event_parse(data), payload=data)
+
+
+def test_the_answering_specialist_gets_the_callers_card_once(
+    client, specialist, endpoint, make_case
+):
+    make_case(phone="+79161234567", summary="Звонили из «банка»")
+    StaffProfile.objects.create(user=specialist, cti_extension="201")
+    client.force_login(specialist)
+    assert client.get(reverse("calls:pop")).status_code == 204
+    _event(endpoint, "newCall", "p-1")
+    assert client.get(reverse("calls:pop")).status_code == 204  # ringing is not answered
+    _event(endpoint, "answer", "p-1", answeringNumber="201")
+    pop = client.get(reverse("calls:pop"))
+    html = pop.content.decode()
+    assert pop.status_code == 200 and "+79161234567" in html and "Обращается повторно" in html
+    assert "/cases/new/?call=p-1&amp;phone=%2B79161234567" in html
+    assert client.get(reverse("calls:pop")).status_code == 204  # once
+
+
+def test_an_anonymous_caller_pops_too(client, specialist, endpoint):
+    StaffProfile.objects.create(user=specialist, cti_extension="201")
+    client.force_login(specialist)
+    _event(endpoint, "answer", "a-1", answeringNumber="201", **{"from": "anonymous"})
+    html = client.get(reverse("calls:pop")).content.decode()
+    assert "номер скрыт" in html and "/cases/new/?call=a-1" in html
+
+
+def test_the_screen_pop_costs_three_queries_when_nothing_is_new(
+    client, specialist, django_assert_num_queries
+):
+    client.force_login(specialist)
+    # session, user, the answered-and-not-shown call (none)
+    with django_assert_num_queries(3):
+        assert client.get(reverse("calls:pop")).status_code == 204
+
+
+def test_a_case_opened_from_the_pop_carries_the_call(client, specialist, endpoint, category):
+    StaffProfile.objects.create(user=specialist, cti_extension="201")
+    _event(endpoint, "newCall", "c-1")
+    _event(endpoint, "answer", "c-1", answeringNumber="201")
+    client.force_login(specialist)
+    form = client.get(
+        reverse("cases:new"), {"phone": "+79161234567", "call": "c-1"}
+    ).content.decode()
+    assert 'name="call_id" value="c-1"' in form and 'value="+79161234567"' in form
+    response = client.post(
+        reverse("cases:new"),
+        {
+            "phone": "+79161234567",
+            "call_id": "c-1",
+            "category": category.pk,
+            "channel": "hotline",
+            "summary": "Просили код из SMS",
+        },  # fmt: skip
+    )
+    assert response.status_code == 302
+    case = Case.objects.get(external_id="c-1")
+    assert Call.objects.get(call_id="c-1").case == case
+    page = client.get(reverse("cases:detail", args=[case.pk])).content.decode()
+    assert 'id="calls"' in page and "входящий" in page
+
+
+def test_a_specialist_logs_attempts_and_the_third_failure_goes_to_the_supervisor(
+    client, specialist, endpoint, settings
+):
+    settings.CALLBACK_MAX_ATTEMPTS = 3
+    _event(endpoint, "newCall", "x-1")
+    _event(endpoint, "hangup", "x-1", cause="cancel")
+    callback = Callback.objects.get()
+    assert timedelta(minutes=14) < callback.due_at - timezone.now() <= timedelta(minutes=15)
+    client.force_login(specialist)
+    page = client.get(reverse("calls:callbacks")).content.decode()
+    assert "+79161234567" in page and "не отвечает" in page
+    for n, result in enumerate(["no_answer", "busy", "no_answer"], start=1):
+        callback.refresh_from_db()
+        client.post(
+            reverse("calls:attempt", args=[callback.pk]),
+            {"result": result, "version": callback.version},
+        )
+    callback.refresh_from_db()
+    assert callback.status == "escalated" and callback.attempts.count() == 3
+    # A stale page: refused, nothing recorded.
+    stale = client.post(
+        reverse("calls:attempt", args=[callback.pk]),
+        {"result": "reached", "version": 1},
+        follow=True,
+    )
+    assert "уже изменил другой сотрудник" in stale.content.decode()
+    assert callback.attempts.count() == 3
+
+
+def test_a_manager_may_not_work_callbacks(client, manager, endpoint):
+    _event(endpoint, "hangup", "y-1", cause="cancel")
+    client.force_login(manager)
+    assert client.get(reverse("calls:callbacks")).status_code == 403
+    assert (
+        client.post(
+            reverse("calls:attempt", args=[Callback.objects.get().pk]), {"result": "reached"}
+        ).status_code
+        == 403
+    )
+
+
+def test_the_calls_api_filters_and_masks_for_a_manager(endpoint, integration, manager, staff_api):
+    _event(endpoint, "newCall", "api-1")
+    _event(endpoint, "hangup", "api-1", cause="cancel")
+    _event(endpoint, "newCall", "api-2", **{"from": "+79035550101"})
+    _event(endpoint, "answer", "api-2", **{"from": "+79035550101"})
+    api = token_client(integration)
+    everything = api.get("/api/v1/calls/").json()["results"]
+    assert [c["call_id"] for c in everything] == ["api-2", "api-1"]
+    missed = api.get("/api/v1/calls/", {"missed": "true"}).json()["results"]
+    assert [c["call_id"] for c in missed] == ["api-1"] and missed[0]["missed"] is True
+    by_phone = api.get("/api/v1/calls/", {"phone": "8 903 555-01-01"}).json()["results"]
+    assert [c["call_id"] for c in by_phone] == ["api-2"]
+    assert api.get("/api/v1/calls/", {"phone": "abc"}).status_code == 400
+    callbacks = api.get("/api/v1/callbacks/").json()
+    assert callbacks[0]["msisdn"] == "+79161234567" and callbacks[0]["missed_calls"] == 1
+    masked = staff_api(manager).get("/api/v1/calls/").json()["results"]
+    assert masked[0]["msisdn"] == "+7 903 ***-**-01"
