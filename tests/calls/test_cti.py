@@ -51,8 +51,11 @@ def test_the_command_prints_the_path_last_and_only_a_digest_is_kept(live_server)
 
 def test_a_call_answered_by_a_specialist_form_encoded(pbx, specialist):
     StaffProfile.objects.create(user=specialist, cti_extension="201")
-    form = [("event", "newCall"), ("from", "89161234567"), ("to", "611"), ("direction", "in"),
-            ("callId", "4991155921769858278-1"), ("user[]", "Alice"), ("user[]", "Bob"), ("queue", "fraud")]  # fmt: skip
+    form = [
+        ("event", "newCall"), ("from", "89161234567"), ("to", "611"), ("direction", "in"),
+        ("callId", "4991155921769858278-1"), ("user[]", "Alice"), ("user[]", "Bob"),
+        ("queue", "fraud"),
+    ]  # fmt: skip
     first = requests.post(pbx, data=form, timeout=10)
     assert (first.status_code, first.json()) == (200, {})
     # Zammad's PBXs post without a trailing slash; with one works too.
