@@ -18,13 +18,15 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Count, F, Q, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import Case, StaffProfile, Subscriber
+from cases.access import require_supervisor
+from cases.models import Absence, Case, StaffProfile, Subscriber
 from cases.phones import normalize_msisdn
+from cases.roles import Role
 from cases.services import CaseConflict
 from cases.subscribers import subscriber_get_or_create
 
@@ -288,6 +290,64 @@ def callback_attempt(
     if not callback.is_open:
         raise ValidationError(_("Этот обратный звонок уже закрыт."))
     return _record_attempt(callback, result=result, actor=actor)
+
+
+def callbacks_auto_assign(*, actor: Any, limit: int = 100) -> list[Callback]:
+    """As the cases' auto-assignment (cases.services.cases_auto_assign): each open, unassigned
+    callback, earliest deadline first, to the on-shift specialist not away right now with the
+    fewest open cases and callbacks, never above their cap. Escalated ones stay with the
+    supervisor. Profiles are locked in pk order, callbacks claimed with SKIP LOCKED."""
+    require_supervisor(actor)
+    now = timezone.now()
+    specialists = list(
+        get_user_model()
+        .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
+        .values_list("pk", flat=True)
+    )
+    StaffProfile.objects.bulk_create(
+        [StaffProfile(user_id=pk) for pk in specialists], ignore_conflicts=True
+    )
+    assigned: list[Callback] = []
+    with transaction.atomic():
+        away = Absence.objects.filter(starts_at__lte=now, ends_at__gt=now).values("user_id")
+        profiles = list(
+            StaffProfile.objects.select_for_update(of=("self",))
+            .filter(user_id__in=specialists, is_available=True)
+            .exclude(user_id__in=away)
+            .select_related("user")
+            .order_by("pk")
+        )
+        if not profiles:
+            return []
+        ids = [p.user_id for p in profiles]
+        load = dict.fromkeys(ids, 0)
+        for who, n in (
+            Case.objects.open().filter(assignee_id__in=ids).values_list("assignee_id")
+            .annotate(n=Count("id"))
+        ):  # fmt: skip
+            load[who] += n
+        for who, n in (
+            Callback.objects.filter(status=Callback.Status.OPEN, assignee_id__in=ids)
+            .values_list("assignee_id").annotate(n=Count("id"))
+        ):  # fmt: skip
+            load[who] += n
+        waiting = list(
+            Callback.objects.filter(status=Callback.Status.OPEN, assignee__isnull=True)
+            .select_for_update(skip_locked=True)
+            .order_by("due_at", "pk")[:limit]
+        )
+        for callback in waiting:
+            free = [p for p in profiles if load[p.user_id] < p.max_open_cases]
+            if not free:
+                break
+            target = min(free, key=lambda p: (load[p.user_id], p.pk))
+            Callback.objects.filter(pk=callback.pk).update(
+                assignee=target.user, version=F("version") + 1
+            )
+            callback.assignee = target.user
+            assigned.append(callback)
+            load[target.user_id] += 1
+    return assigned
 
 
 @transaction.atomic

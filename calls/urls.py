@@ -8,6 +8,8 @@ urlpatterns = [
     path("calls/pop/", views.screen_pop, name="pop"),
     path("calls/callbacks/", views.callbacks_page, name="callbacks"),
     path("calls/callbacks/<int:pk>/attempt/", views.callback_attempt_view, name="attempt"),
+    path("calls/queue/", views.queue_callbacks_view, name="queue"),
+    path("calls/auto-assign/", views.callbacks_auto_assign_view, name="auto_assign"),
 ]
 
 # The PBX's push URL, with and without a trailing slash (PBXs set up for Zammad use none).

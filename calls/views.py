@@ -17,15 +17,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from cases.access import may_assign, require_queue, require_supervisor
 from cases.selectors import subscriber_history
 from cases.services import CaseConflict
 from fraudcenter.requests import StaffRequest
 
 from .access import require_work_callbacks
 from .models import Callback, CallbackAttempt
-from .selectors import open_callbacks
+from .selectors import open_callbacks, queue_callbacks
 from .services import (
     callback_attempt,
+    callbacks_auto_assign,
     calls_pop_for,
     cti_endpoint_for_token,
     cti_event_parse,
@@ -124,3 +126,33 @@ def callbacks_page(request: StaffRequest) -> HttpResponse:
             "now": timezone.now(),
         },
     )
+
+
+@login_required
+@require_GET
+def queue_callbacks_view(request: StaffRequest) -> HttpResponse:
+    """The queue board's «Перезвонить» section (loaded into /queue/ and refreshed with it)."""
+    require_queue(request.user)
+    return render(
+        request,
+        "calls/_queue_callbacks.html",
+        {
+            "callbacks": queue_callbacks(),
+            "can_assign": may_assign(request.user),
+            "now": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def callbacks_auto_assign_view(request: StaffRequest) -> HttpResponse:
+    require_supervisor(request.user)
+    assigned = callbacks_auto_assign(actor=request.user)
+    if assigned:
+        messages.success(request, _("Распределено обратных звонков: %(n)d.") % {"n": len(assigned)})
+    else:
+        messages.info(
+            request, _("Распределять нечего: нет открытых перезвонов или у всех полная загрузка.")
+        )
+    return redirect(reverse("cases:queue") + "#callbacks")

@@ -291,6 +291,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     # --- calls -------------------------------------------------------------------------------
     # The screen pop shows only calls the person answered: any signed-in staff, 204 here.
     ("calls:pop", "GET"): Row("GET", p("/calls/pop/"), _staff_page(204, admin=204)),
+    ("calls:queue", "GET"): Row("GET", p("/calls/queue/"), _staff_page(200, specialist=403)),
+    ("calls:auto_assign", "POST"): Row(
+        "POST", p("/calls/auto-assign/"), _staff_page(302, specialist=403, manager=403)
+    ),
     ("calls:callbacks", "GET"): Row("GET", p("/calls/callbacks/"), _staff_page(200, manager=403)),
     ("calls:attempt", "POST"): Row(
         "POST",

@@ -153,3 +153,37 @@ def test_the_calls_api_filters_and_masks_for_a_manager(endpoint, integration, ma
     client.force_login(manager)
     masked = client.get("/api/v1/calls/").json()["results"]
     assert masked[0]["msisdn"] == "+7 903 ***-**-01"
+
+
+def test_callbacks_sit_in_the_queue_and_are_auto_assigned_like_cases(
+    client, supervisor, specialist, endpoint, make_case
+):
+    from cases.services import staff_set_absence
+    from tests.conftest import _user
+
+    on_break = _user("on-break", "specialist")
+    staff_set_absence(actor=supervisor, user=on_break, minutes=15)
+    StaffProfile.objects.create(user=specialist, max_open_cases=2)
+    for n, phone in enumerate(["89161234567", "89161234568", "89161234569"]):
+        _event(endpoint, "newCall", f"q-{n}", **{"from": phone})
+        _event(endpoint, "hangup", f"q-{n}", cause="cancel", **{"from": phone})
+    client.force_login(supervisor)
+    assert 'hx-get="/calls/queue/"' in client.get(reverse("cases:queue")).content.decode()
+    fragment = client.get(reverse("calls:queue")).content.decode()
+    assert fragment.count("<tr class=") == 3 and "Распределить перезвоны" in fragment
+    client.post(reverse("calls:auto_assign"))
+    # The cap of 2 holds, the one on a break gets none, the earliest deadlines go first.
+    assigned = Callback.objects.filter(assignee__isnull=False).order_by("due_at")
+    assert [c.assignee for c in assigned] == [specialist, specialist]
+    assert Callback.objects.filter(assignee__isnull=True).count() == 1
+
+
+def test_the_queue_section_is_one_query_after_the_session(
+    client, supervisor, endpoint, django_assert_num_queries
+):
+    for n in range(5):
+        _event(endpoint, "hangup", f"z-{n}", cause="cancel", **{"from": f"8916123456{n}"})
+    client.force_login(supervisor)
+    # session, user, roles; the callbacks with subscriber, assignee and attempts counted
+    with django_assert_num_queries(4):
+        assert client.get(reverse("calls:queue")).status_code == 200
