@@ -65,6 +65,7 @@ FIGURES = {
     "top_senders": lambda f: selectors.top_identifiers(f, kind=ScammerIdentifier.Kind.SENDER),
     "steps": selectors.step_completion,
     "sms": selectors.sms_summary,
+    "calls": selectors.calls_summary,
     "specialists": lambda f: [
         {k: v for k, v in r.items() if k not in ("first_name", "last_name")}
         for r in selectors.specialists(f)

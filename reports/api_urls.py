@@ -15,5 +15,6 @@ urlpatterns = [
     path("top-senders/", ReportFigureApi.as_view(figure="top_senders"), name="top_senders"),
     path("steps/", ReportFigureApi.as_view(figure="steps"), name="steps"),
     path("sms/", ReportFigureApi.as_view(figure="sms"), name="sms"),
+    path("calls/", ReportFigureApi.as_view(figure="calls"), name="calls"),
     path("specialists/", ReportFigureApi.as_view(figure="specialists"), name="specialists"),
 ]

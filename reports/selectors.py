@@ -44,16 +44,18 @@ from django.db.models import (
     Func,
     OuterRef,
     Q,
+    Subquery,
 )
-from django.db.models.functions import Now
+from django.db.models.functions import ExtractHour, Now, TruncDate
 
+from calls.models import Call, Callback, CallbackAttempt, Direction
 from cases.models import Case, CaseIdentifier, Channel, Outcome, ScammerIdentifier, StepOutcome
 from fraudcenter.db_router import reports_db_alias
 from playbooks.models import Category
 from reminders.models import Reminder
 
 from . import rollup
-from .filters import ReportFilter
+from .filters import MOSCOW, ReportFilter
 from .models import CaseDurationRollup, IdentifierDayRollup
 
 
@@ -629,6 +631,96 @@ def sms_summary(f: ReportFilter) -> dict[str, Any]:
     return data
 
 
+# --- Calls ------------------------------------------------------------------------------------
+
+
+def calls_summary(f: ReportFilter) -> dict[str, Any]:
+    """Calls on 611 that rang in the period (channel and category do not apply to calls):
+    inbound answered and missed with their shares, outbound, the median wait of answered
+    inbound calls, calls per Moscow day and per hour of the day, and the callbacks opened in
+    the period — reached share and the median time to the first attempt. Four queries on
+    PostgreSQL (the medians are percentile_cont over the index range of call_rang_idx);
+    SQLite adds one per median (computed in Python)."""
+    calls = Call.objects.using(reports_db_alias()).filter(rang_at__gte=f.start, rang_at__lt=f.end)
+    inbound = Q(direction=Direction.IN)
+    answered = inbound & Q(answered_at__isnull=False)
+    missed = inbound & Q(answered_at__isnull=True, ended_at__isnull=False)
+    on_pg = percentiles_supported()
+    medians = (
+        {"wait": Percentiles(_seconds("answered_at", "rang_at"), (0.5,), filter=answered)}
+        if on_pg
+        else {}
+    )
+    totals = calls.aggregate(
+        inbound=Count("id", filter=inbound),
+        answered=Count("id", filter=answered),
+        missed=Count("id", filter=missed),
+        outbound=Count("id", filter=Q(direction=Direction.OUT)),
+        **medians,
+    )
+    if on_pg:
+        median_wait = (totals.pop("wait") or [None])[0]
+    else:
+        median_wait = _py_median(
+            (a - r).total_seconds()
+            for a, r in calls.filter(answered).values_list("answered_at", "rang_at")
+            if a and r
+        )
+    by_day = list(
+        calls.annotate(day=TruncDate("rang_at", tzinfo=MOSCOW))
+        .values("day")
+        .annotate(
+            total=Count("id"),
+            answered=Count("id", filter=answered),
+            missed=Count("id", filter=missed),
+        )
+        .order_by("day")
+    )
+    by_hour = {
+        r["hour"]: r["total"]
+        for r in calls.annotate(hour=ExtractHour("rang_at", tzinfo=MOSCOW))
+        .values("hour")
+        .annotate(total=Count("id"))
+        .order_by()
+    }
+    # The period's callbacks in one query (a few thousand a month): status and the first
+    # attempt's time, added up here.
+    first = Subquery(
+        CallbackAttempt.objects.filter(callback=OuterRef("pk")).order_by("at").values("at")[:1]
+    )
+    callbacks = list(
+        Callback.objects.using(reports_db_alias())
+        .filter(created_at__gte=f.start, created_at__lt=f.end)
+        .annotate(first=first)
+        .values_list("status", "created_at", "first")
+    )
+    cb = {
+        "total": len(callbacks),
+        "reached": sum(1 for status, _c, _f in callbacks if status == Callback.Status.REACHED),
+    }
+    firsts = [(at - created).total_seconds() for _s, created, at in callbacks if at]
+    inbound_total = totals["inbound"] or 0
+    return {
+        **totals,
+        "answered_share": _share(totals["answered"], inbound_total),
+        "missed_share": _share(totals["missed"], inbound_total),
+        "median_wait": median_wait,
+        "by_day": by_day,
+        "by_hour": [{"hour": h, "total": by_hour.get(h, 0)} for h in range(24)],
+        "callbacks": cb["total"],
+        "callbacks_reached_share": _share(cb["reached"], cb["total"]),
+        "callbacks_first_attempt_median": _py_median(firsts),
+    }
+
+
+def _py_median(values: Any) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
 # --- Specialists ------------------------------------------------------------------------------
 
 
@@ -676,6 +768,7 @@ class Report:
     steps: list[dict[str, Any]] = field(default_factory=list)
     sms: dict[str, Any] = field(default_factory=dict)
     specialists: list[dict[str, Any]] = field(default_factory=list)
+    calls: dict[str, Any] = field(default_factory=dict)
 
 
 # Bump when a figure's definition changes: the cached reports of the old code are ignored.
@@ -733,4 +826,6 @@ def report_build(f: ReportFilter) -> Report:
         }
         if key:
             cache.set(key, parts, settings.REPORTS_CACHE_SECONDS)
-    return Report(filter=f, steps=step_completion(f), sms=sms_summary(f), **parts)
+    return Report(
+        filter=f, steps=step_completion(f), sms=sms_summary(f), calls=calls_summary(f), **parts
+    )

@@ -187,3 +187,43 @@ def test_the_queue_section_is_one_query_after_the_session(
     # session, user, roles; the callbacks with subscriber, assignee and attempts counted
     with django_assert_num_queries(4):
         assert client.get(reverse("calls:queue")).status_code == 200
+
+
+def test_the_calls_report_counts_shares_median_wait_and_callbacks(
+    client, manager, specialist, endpoint
+):
+    from reports.filters import ReportFilter, today_in_moscow
+    from reports.selectors import calls_summary
+
+    StaffProfile.objects.create(user=specialist, cti_extension="201")
+    base = timezone.now() - timedelta(minutes=30)
+    for n in range(4):
+        _event(endpoint, "newCall", f"r-{n}", **{"from": f"8916123450{n}"})
+        if n < 3:
+            _event(
+                endpoint, "answer", f"r-{n}", answeringNumber="201", **{"from": f"8916123450{n}"}
+            )
+        _event(endpoint, "hangup", f"r-{n}", cause="normalClearing", **{"from": f"8916123450{n}"})
+    # Waits of 10, 20 and 30 seconds: the median is 20.
+    for n, wait in enumerate([10, 20, 30]):
+        Call.objects.filter(call_id=f"r-{n}").update(
+            rang_at=base, answered_at=base + timedelta(seconds=wait)
+        )
+    Call.objects.filter(call_id="r-3").update(rang_at=base)
+    callback = Callback.objects.get()
+    client.force_login(specialist)
+    Callback.objects.filter(pk=callback.pk).update(created_at=base)
+    client.post(reverse("calls:attempt", args=[callback.pk]), {"result": "reached"})
+    today = today_in_moscow()
+    figures = calls_summary(ReportFilter(date_from=today, date_to=today))
+    assert (figures["inbound"], figures["answered"], figures["missed"]) == (4, 3, 1)
+    assert figures["answered_share"] == 75.0 and figures["missed_share"] == 25.0
+    assert figures["median_wait"] == 20
+    assert figures["callbacks"] == 1 and figures["callbacks_reached_share"] == 100.0
+    assert figures["callbacks_first_attempt_median"] >= 29 * 60
+    assert sum(h["total"] for h in figures["by_hour"]) == 4 and len(figures["by_hour"]) == 24
+    client.force_login(manager)
+    page = client.get(reverse("reports:page")).content.decode()
+    assert "Звонки на 611" in page and ("(75.0 %)" in page or "(75,0 %)" in page)
+    api = client.get("/api/v1/reports/calls/").json()["calls"]
+    assert api["missed"] == 1

@@ -28,6 +28,7 @@ from fraudcenter.db_router import REPLICA, replica_database, reports_db_alias
 from reports import rollup, selectors, services
 from reports.models import CaseDayRollup, CaseDurationRollup, ExportJob, IdentifierDayRollup
 from reports.rollup import rollup_refresh
+from tests.reports.test_queries import CALLS_QUERIES
 
 from .conftest import MARCH
 from .test_rollup import live_report, reported
@@ -98,7 +99,8 @@ def test_the_whole_report_is_read_from_the_replica_with_the_same_figures(replica
     with Queries(DEFAULT_DB_ALIAS, REPLICA) as queries:
         on_replica = selectors.report_build(MARCH)
     assert queries.sql(DEFAULT_DB_ALIAS) == []
-    assert len(queries.sql(REPLICA)) == 6  # the same six queries as on the primary
+    # the same queries as on the primary: six, and the calls section's
+    assert len(queries.sql(REPLICA)) == 6 + CALLS_QUERIES
     assert on_replica == on_primary
     assert on_replica.summary["total"] == 5
 
@@ -114,7 +116,7 @@ def test_the_rolled_up_report_and_its_cache_key_are_read_from_the_replica(
     assert queries.sql(DEFAULT_DB_ALIAS) == []
     # Built: live days + stamp, speeds, figure rows, tops, steps, SMS; then the cache hit:
     # live days + stamp, open overdue, steps, SMS.
-    assert len(queries.sql(REPLICA)) == 6 + 4
+    assert len(queries.sql(REPLICA)) == 6 + 4 + 2 * CALLS_QUERIES
     replica_sql = " ".join(queries.sql(REPLICA))
     for model in (CaseDayRollup, CaseDurationRollup, IdentifierDayRollup):
         assert model._meta.db_table in replica_sql
@@ -186,7 +188,7 @@ def test_the_report_api_and_the_page_read_their_figures_from_the_replica(
     assert not any("cases_case" in sql for sql in queries.sql(DEFAULT_DB_ALIAS))
     with Queries(DEFAULT_DB_ALIAS, REPLICA) as queries:
         assert client.get(reverse("reports:page"), MARCH_QUERY).status_code == 200
-    assert len(queries.sql(REPLICA)) == 6
+    assert len(queries.sql(REPLICA)) == 6 + CALLS_QUERIES
 
 
 def test_the_xlsx_build_reads_rows_from_the_replica_and_writes_the_job_on_the_primary(
