@@ -70,7 +70,7 @@ def cti_push(request: HttpRequest, token: str) -> JsonResponse:
         cti_event_record(endpoint=endpoint, event=event, payload=data)
     except ValidationError as exc:
         body = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-        return JsonResponse(body, status=400)
+        return JsonResponse(body, status=400, json_dumps_params={"ensure_ascii": False})
     return JsonResponse({})
 
 
