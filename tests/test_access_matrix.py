@@ -199,6 +199,7 @@ MATRIX: dict[tuple[str, str], Row] = {
             ("top_senders", "top-senders/"),
             ("steps", "steps/"),
             ("sms", "sms/"),
+            ("calls", "calls/"),
             ("specialists", "specialists/"),
         ]  # fmt: skip
     },
