@@ -3,11 +3,9 @@ them is the rules' `calls.view_call` (calls.access); numbers are masked as on th
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import ValidationError
@@ -42,19 +40,14 @@ class CallSerializer(MasksPersonalData, serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class CallbackSerializer(serializers.ModelSerializer):
-    msisdn = serializers.SerializerMethodField()
+class CallbackSerializer(MasksPersonalData, serializers.ModelSerializer):
+    phone_fields = ("msisdn",)
+    msisdn = serializers.CharField(source="subscriber.msisdn")
     attempts = serializers.IntegerField(source="attempts.count")
 
     class Meta:
         model = Callback
         fields = ["id", "status", "msisdn", "due_at", "missed_calls", "attempts", "assignee"]
-
-    def get_msisdn(self, obj: Callback) -> str:
-        from cases.personal_data import mask_phone
-
-        value = str(obj.subscriber.msisdn)
-        return mask_phone(value) if self.context.get("mask_personal_data") else value
 
 
 class CallQuerySerializer(serializers.Serializer):
@@ -98,22 +91,16 @@ class CallListApi(generics.GenericAPIView):
         query = CallQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        calls = calls_list()
-        if q.get("phone"):
-            try:
-                calls = calls.filter(msisdn=normalize_msisdn(q["phone"]))
-            except Exception as exc:
-                raise ValidationError({"phone": [_("Номер телефона указан неверно.")]}) from exc
-        tz = timezone.get_current_timezone()
-        if q.get("date_from"):
-            calls = calls.filter(rang_at__gte=datetime.combine(q["date_from"], time.min, tz))
-        if q.get("date_to"):
-            end = datetime.combine(q["date_to"] + timedelta(days=1), time.min, tz)
-            calls = calls.filter(rang_at__lt=end)
-        if q.get("missed") is True:
-            calls = calls.filter(direction="in", answered_at__isnull=True, ended_at__isnull=False)
-        elif q.get("missed") is False:
-            calls = calls.exclude(direction="in", answered_at__isnull=True, ended_at__isnull=False)
+        try:
+            msisdn = normalize_msisdn(q["phone"]) if q.get("phone") else ""
+        except DjangoValidationError as exc:
+            raise ValidationError({"phone": exc.messages}) from exc
+        calls = calls_list(
+            msisdn=msisdn,
+            date_from=q.get("date_from"),
+            date_to=q.get("date_to"),
+            missed=q.get("missed"),
+        )
         page = self.paginate_queryset(calls)
         context = {"mask_personal_data": not may_see_personal_data(request.user)}
         return self.get_paginated_response(CallSerializer(page, many=True, context=context).data)

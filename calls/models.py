@@ -32,6 +32,10 @@ class Direction(models.TextChoices):
     OUT = "out", _("исходящий")
 
 
+# Missed: an inbound call that ended without an answer (the log, the API, the report).
+MISSED_CALL = Q(direction=Direction.IN, answered_at__isnull=True, ended_at__isnull=False)
+
+
 class Call(models.Model):
     """A call by its PBX id: rang, answered (by whom), ended (why). The subscriber side is
     `from` for inbound calls and `to` for outbound ones; anonymous leaves `msisdn` empty."""
@@ -158,7 +162,11 @@ class Callback(models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.status in (self.Status.OPEN, self.Status.ESCALATED)
+        return self.status in CALLBACK_OPEN
+
+
+# Owed: not yet reached or closed (an escalated one is the supervisor's).
+CALLBACK_OPEN = (Callback.Status.OPEN, Callback.Status.ESCALATED)
 
 
 class CallbackAttempt(models.Model):

@@ -24,17 +24,23 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.access import require_supervisor
-from cases.models import Absence, Case, StaffProfile, Subscriber
+from cases.models import StaffProfile
 from cases.phones import normalize_msisdn
-from cases.roles import Role
-from cases.services import CaseConflict
+from cases.services import CaseConflict, staff_available_locked, staff_prepare_for_assignment
 from cases.subscribers import subscriber_get_or_create
 
 from .access import may_work_callbacks
-from .models import Call, Callback, CallbackAttempt, CallEvent, CtiEndpoint, Direction
+from .models import (
+    CALLBACK_OPEN,
+    Call,
+    Callback,
+    CallbackAttempt,
+    CallEvent,
+    CtiEndpoint,
+    Direction,
+)
 
 EVENTS = ("newCall", "answer", "hangup")
-OPEN = (Callback.Status.OPEN, Callback.Status.ESCALATED)
 # Zammad's hangup causes that mean nobody picked up (for an outbound attempt's result).
 BUSY_CAUSES = {"busy"}
 
@@ -204,7 +210,7 @@ def cti_event_record(*, endpoint: CtiEndpoint, event: CtiEvent, payload: dict) -
 def _open_callback_locked(subscriber_id: int) -> Callback | None:
     return (
         Callback.objects.select_for_update()
-        .filter(subscriber_id=subscriber_id, status__in=OPEN)
+        .filter(subscriber_id=subscriber_id, status__in=CALLBACK_OPEN)
         .first()
     )
 
@@ -225,7 +231,7 @@ def _callback_for_missed(call: Call, subscriber_id: int) -> None:
             with transaction.atomic():
                 callback = Callback.objects.create(subscriber_id=subscriber_id, due_at=deadline)
         except IntegrityError:  # another missed call of this number opened it just now
-            callback = Callback.objects.get(subscriber_id=subscriber_id, status__in=OPEN)
+            callback = Callback.objects.get(subscriber_id=subscriber_id, status__in=CALLBACK_OPEN)
             Callback.objects.filter(pk=callback.pk).update(missed_calls=F("missed_calls") + 1)
     Call.objects.filter(pk=call.pk).update(callback=callback)
     call.callback = callback
@@ -235,7 +241,7 @@ def _close_callbacks_answered(subscriber_id: int) -> None:
     """The subscriber got through: their open callback is done. A callback this very call
     opened (its hangup arrived before its answer) was never owed."""
     now = timezone.now()
-    Callback.objects.filter(subscriber_id=subscriber_id, status__in=OPEN).update(
+    Callback.objects.filter(subscriber_id=subscriber_id, status__in=CALLBACK_OPEN).update(
         status=Callback.Status.REACHED, closed_at=now, version=F("version") + 1
     )
 
@@ -293,41 +299,19 @@ def callback_attempt(
 
 
 def callbacks_auto_assign(*, actor: Any, limit: int = 100) -> list[Callback]:
-    """As the cases' auto-assignment (cases.services.cases_auto_assign): each open, unassigned
-    callback, earliest deadline first, to the on-shift specialist not away right now with the
-    fewest open cases and callbacks, never above their cap. Escalated ones stay with the
-    supervisor. Profiles are locked in pk order, callbacks claimed with SKIP LOCKED."""
+    """As the cases' auto-assignment, with the same rule of who may get work
+    (cases.services.staff_available_locked): each open, unassigned callback, earliest deadline
+    first, to the one with the fewest open cases and callbacks, never above their cap.
+    Escalated ones stay with the supervisor; callbacks are claimed with SKIP LOCKED."""
     require_supervisor(actor)
-    now = timezone.now()
-    specialists = list(
-        get_user_model()
-        .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
-        .values_list("pk", flat=True)
-    )
-    StaffProfile.objects.bulk_create(
-        [StaffProfile(user_id=pk) for pk in specialists], ignore_conflicts=True
-    )
+    specialists = staff_prepare_for_assignment()
     assigned: list[Callback] = []
     with transaction.atomic():
-        away = Absence.objects.filter(starts_at__lte=now, ends_at__gt=now).values("user_id")
-        profiles = list(
-            StaffProfile.objects.select_for_update(of=("self",))
-            .filter(user_id__in=specialists, is_available=True)
-            .exclude(user_id__in=away)
-            .select_related("user")
-            .order_by("pk")
-        )
+        profiles, load = staff_available_locked(specialists)
         if not profiles:
             return []
-        ids = [p.user_id for p in profiles]
-        load = dict.fromkeys(ids, 0)
         for who, n in (
-            Case.objects.open().filter(assignee_id__in=ids).values_list("assignee_id")
-            .annotate(n=Count("id"))
-        ):  # fmt: skip
-            load[who] += n
-        for who, n in (
-            Callback.objects.filter(status=Callback.Status.OPEN, assignee_id__in=ids)
+            Callback.objects.filter(status=Callback.Status.OPEN, assignee_id__in=list(load))
             .values_list("assignee_id").annotate(n=Count("id"))
         ):  # fmt: skip
             load[who] += n
@@ -350,18 +334,6 @@ def callbacks_auto_assign(*, actor: Any, limit: int = 100) -> list[Callback]:
     return assigned
 
 
-@transaction.atomic
-def call_link_case(*, call: Call, case: Case) -> None:
-    """The case opened from this call: it shows the call, and its external id is the callId."""
-    Call.objects.filter(pk=call.pk).update(case=case)
-
-
-def call_for_intake(*, call_id: int, user: Any) -> Call | None:
-    """The call a «Новое обращение» from the screen pop came from: only the one this person
-    answered (a forged id links nothing)."""
-    return Call.objects.filter(pk=call_id, answered_by=user).select_related("subscriber").first()
-
-
 def calls_pop_for(*, user: Any) -> Call | None:
     """The call this person answered in the last two minutes and has not been shown yet; shown
     once (marked popped). One query when there is none."""
@@ -375,7 +347,3 @@ def calls_pop_for(*, user: Any) -> Call | None:
     if call is not None:
         Call.objects.filter(pk=call.pk).update(popped_at=timezone.now())
     return call
-
-
-def subscriber_or_none(msisdn: str) -> Subscriber | None:
-    return Subscriber.objects.filter(msisdn=msisdn).first() if msisdn else None

@@ -379,6 +379,13 @@ class StaffProfile(models.Model):
         return str(self.user)
 
 
+class AbsenceQuerySet(models.QuerySet["Absence"]):
+    def current(self, now: Any = None) -> AbsenceQuerySet:
+        """The absences going on at `now` (default: now)."""
+        now = now or timezone.now()
+        return self.filter(starts_at__lte=now, ends_at__gt=now)
+
+
 class Absence(models.Model):
     """A window when a specialist is away: a break («back in 15 minutes») or a planned absence
     (a doctor's visit, the end of a shift). Auto-assignment passes them over while it lasts; the
@@ -398,6 +405,8 @@ class Absence(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+
+    objects = AbsenceQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("отсутствие")

@@ -379,11 +379,7 @@ class StaffLoad:
 def current_absence(*, user: Any) -> Absence | None:
     """The absence `user` is on right now (the longest, if windows overlap)."""
     now = timezone.now()
-    return (
-        Absence.objects.filter(user=user, starts_at__lte=now, ends_at__gt=now)
-        .order_by("-ends_at")
-        .first()
-    )
+    return Absence.objects.current(now).filter(user=user).order_by("-ends_at").first()
 
 
 def staff_load() -> list[StaffLoad]:
@@ -391,9 +387,7 @@ def staff_load() -> list[StaffLoad]:
     # The status condition sits in the JOIN (FilteredRelation), so only open cases are joined
     # (index case_assignee_status_idx), not every case a person ever closed.
     now = timezone.now()
-    away = Absence.objects.filter(
-        user=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now
-    ).order_by("-ends_at")
+    away = Absence.objects.current(now).filter(user=OuterRef("pk")).order_by("-ends_at")
     users = (
         get_user_model()
         .objects.filter(groups__name=Role.SPECIALIST, is_active=True)

@@ -48,6 +48,7 @@ from .models import (
 from .phones import default_time_zone as default_time_zone
 from .phones import normalize_msisdn as normalize_msisdn
 from .roles import Role, has_role
+from .selectors import current_absence
 from .subscribers import subscriber_card_accessed as subscriber_card_accessed
 from .subscribers import subscriber_get_or_create
 from .subscribers import subscriber_set_opt_out as subscriber_set_opt_out
@@ -572,7 +573,7 @@ def staff_end_absence(*, actor: User, user: User) -> int:
     if not may_set_absence(actor, user):
         raise PermissionDenied(_("Отмечать отсутствие другого сотрудника может старший смены."))
     now = timezone.now()
-    current = Absence.objects.filter(user=user, starts_at__lte=now, ends_at__gt=now)
+    current = Absence.objects.current(now).filter(user=user)
     return current.update(ends_at=now)
 
 
@@ -584,13 +585,7 @@ def assignment_warnings(*, assignee: User | None, adding: int) -> list[str]:
     warnings = []
     name = assignee.get_full_name() or assignee.username
     profile = StaffProfile.objects.filter(user=assignee).first() or StaffProfile(user=assignee)
-    away = (
-        Absence.objects.filter(
-            user=assignee, starts_at__lte=timezone.now(), ends_at__gt=timezone.now()
-        )
-        .order_by("-ends_at")
-        .first()
-    )
+    away = current_absence(user=assignee)
     if not profile.is_available:
         warnings.append(_("%(who)s отмечен(а) как отсутствующий(ая).") % {"who": name})
     elif away:
@@ -630,46 +625,57 @@ def case_take_next(*, actor: User) -> Case | None:
     return case_assign(case=case, assignee=actor, actor=actor)
 
 
-def cases_auto_assign(*, actor: User, limit: int = 100) -> list[Case]:
-    """Give each unassigned open case (most urgent first, then earliest deadline) to the
-    available specialist with the fewest open cases, never above their max_open_cases.
-
-    Two supervisors pressing the button at once must not assign a case twice or push
-    anyone over the cap. The specialists' profile rows are locked first, always in pk
-    order (no deadlock), so concurrent runs take turns and each sees the loads the other
-    committed; the cases are claimed with SKIP LOCKED, so a case someone is assigning by
-    hand right now is left alone. On SQLite select_for_update is a no-op, but our
-    transactions are IMMEDIATE (settings), which serialises writers just the same."""
-    require_supervisor(actor)
+def staff_prepare_for_assignment() -> list[int]:
+    """The active specialists' ids, each with a profile row, created up front (outside the
+    locking transaction) so that every one can be locked."""
     specialists = list(
         get_user_model()
         .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
         .values_list("pk", flat=True)
     )
-    # Profiles created up front (outside the locking transaction) so every one can be locked.
     StaffProfile.objects.bulk_create(
         [StaffProfile(user_id=pk) for pk in specialists], ignore_conflicts=True
     )
+    return specialists
+
+
+def staff_available_locked(specialists: list[int]) -> tuple[list[StaffProfile], dict[int, int]]:
+    """Who may get work now, and their open cases: on shift, not on a break or a planned
+    absence; their profile rows locked in pk order (inside the caller's transaction), so
+    concurrent assignments take turns and each sees the loads the other committed. Used by
+    the cases' and the callbacks' auto-assignment alike."""
+    profiles = list(
+        StaffProfile.objects.select_for_update(of=("self",))
+        .filter(user_id__in=specialists, is_available=True)
+        .exclude(user_id__in=Absence.objects.current().values("user_id"))
+        .select_related("user")
+        .order_by("pk")
+    )
+    loads = dict(
+        Case.objects.open()
+        .filter(assignee_id__in=[p.user_id for p in profiles])
+        .values_list("assignee_id")
+        .annotate(n=Count("id"))
+    )
+    return profiles, {p.user_id: loads.get(p.user_id, 0) for p in profiles}
+
+
+def cases_auto_assign(*, actor: User, limit: int = 100) -> list[Case]:
+    """Give each unassigned open case (most urgent first, then earliest deadline) to the
+    available specialist with the fewest open cases, never above their max_open_cases.
+
+    Two supervisors pressing the button at once must not assign a case twice or push
+    anyone over the cap: the profiles are locked (staff_available_locked); the cases are
+    claimed with SKIP LOCKED, so a case someone is assigning by hand right now is left
+    alone. On SQLite select_for_update is a no-op, but our transactions are IMMEDIATE
+    (settings), which serialises writers just the same."""
+    require_supervisor(actor)
+    specialists = staff_prepare_for_assignment()
     assigned: list[Case] = []
     with transaction.atomic():
-        now = timezone.now()
-        away = Absence.objects.filter(starts_at__lte=now, ends_at__gt=now).values("user_id")
-        profiles = list(
-            StaffProfile.objects.select_for_update(of=("self",))
-            .filter(user_id__in=specialists, is_available=True)
-            .exclude(user_id__in=away)  # on a break or a planned absence right now
-            .select_related("user")
-            .order_by("pk")
-        )
+        profiles, load = staff_available_locked(specialists)
         if not profiles:
             return []
-        loads = dict(
-            Case.objects.open()
-            .filter(assignee_id__in=[p.user_id for p in profiles])
-            .values_list("assignee_id")
-            .annotate(n=Count("id"))
-        )
-        load = {p.user_id: loads.get(p.user_id, 0) for p in profiles}
         capacity = sum(max(p.max_open_cases - load[p.user_id], 0) for p in profiles)
         if capacity <= 0:
             return []

@@ -24,6 +24,7 @@ development default) they are None and the page says so."""
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -48,7 +49,7 @@ from django.db.models import (
 )
 from django.db.models.functions import ExtractHour, Now, TruncDate
 
-from calls.models import Call, Callback, CallbackAttempt, Direction
+from calls.models import MISSED_CALL, Call, Callback, CallbackAttempt, Direction
 from cases.models import Case, CaseIdentifier, Channel, Outcome, ScammerIdentifier, StepOutcome
 from fraudcenter.db_router import reports_db_alias
 from playbooks.models import Category
@@ -639,12 +640,12 @@ def calls_summary(f: ReportFilter) -> dict[str, Any]:
     inbound answered and missed with their shares, outbound, the median wait of answered
     inbound calls, calls per Moscow day and per hour of the day, and the callbacks opened in
     the period — reached share and the median time to the first attempt. Four queries on
-    PostgreSQL (the medians are percentile_cont over the index range of call_rang_idx);
-    SQLite adds one per median (computed in Python)."""
+    PostgreSQL (the median wait is percentile_cont over the index range of call_rang_idx);
+    SQLite reads the waits once more and takes their median in Python."""
     calls = Call.objects.using(reports_db_alias()).filter(rang_at__gte=f.start, rang_at__lt=f.end)
     inbound = Q(direction=Direction.IN)
     answered = inbound & Q(answered_at__isnull=False)
-    missed = inbound & Q(answered_at__isnull=True, ended_at__isnull=False)
+    missed = MISSED_CALL
     on_pg = percentiles_supported()
     medians = (
         {"wait": Percentiles(_seconds("answered_at", "rang_at"), (0.5,), filter=answered)}
@@ -661,11 +662,12 @@ def calls_summary(f: ReportFilter) -> dict[str, Any]:
     if on_pg:
         median_wait = (totals.pop("wait") or [None])[0]
     else:
-        median_wait = _py_median(
+        waits = [
             (a - r).total_seconds()
             for a, r in calls.filter(answered).values_list("answered_at", "rang_at")
             if a and r
-        )
+        ]
+        median_wait = statistics.median(waits) if waits else None
     by_day = list(
         calls.annotate(day=TruncDate("rang_at", tzinfo=MOSCOW))
         .values("day")
@@ -709,16 +711,8 @@ def calls_summary(f: ReportFilter) -> dict[str, Any]:
         "by_hour": [{"hour": h, "total": by_hour.get(h, 0)} for h in range(24)],
         "callbacks": cb["total"],
         "callbacks_reached_share": _share(cb["reached"], cb["total"]),
-        "callbacks_first_attempt_median": _py_median(firsts),
+        "callbacks_first_attempt_median": statistics.median(firsts) if firsts else None,
     }
-
-
-def _py_median(values: Any) -> float | None:
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 # --- Specialists ------------------------------------------------------------------------------
