@@ -18,14 +18,16 @@ from django.utils.translation import gettext as _
 
 from playbooks.models import Step
 
-from .models import Case, CaseQuerySet
+from .models import Case, CaseQuerySet, ChatMessage
 
 
 class CaseAction(StrEnum):
     VIEW = "view"  # the case, its timeline, its SMS
     WORK = "work"  # playbook steps and scammer identifiers
     CHANGE = "change"  # status, fields, notes, assignment by taking it
-    CHAT = "chat"  # append a chat line
+    CHAT = "chat"  # append a chat line (the chat backend), report the chat's state
+    REPLY = "reply"  # answer the subscriber in the chat
+    RESEND = "resend"  # send a reply again after it failed
     REMINDERS = "reminders"  # schedule or cancel its SMS
 
 
@@ -34,6 +36,8 @@ _PERMISSION = {
     CaseAction.WORK: "cases.work_case",
     CaseAction.CHANGE: "cases.change_case",
     CaseAction.CHAT: "cases.add_chatmessage",
+    CaseAction.REPLY: "cases.reply_chat",
+    CaseAction.RESEND: "cases.resend_chat",
     CaseAction.REMINDERS: "cases.change_case",
 }
 
@@ -43,6 +47,13 @@ def _refusal(action: CaseAction) -> str:
         return _("Нет прав менять SMS этого обращения.")
     if action == CaseAction.CHAT:
         return _("Нет прав писать в чат этого обращения.")
+    if action == CaseAction.REPLY:
+        return _(
+            "Отвечать в чат может исполнитель обращения или старший смены, и только в "
+            "обращениях из чата."
+        )
+    if action == CaseAction.RESEND:
+        return _("Повторить отправку может старший смены.")
     return _("Это обращение может менять только его исполнитель или старший смены.")
 
 
@@ -87,6 +98,16 @@ def access_case_step(case: Case, step_id: int) -> Step:
     if step is None or case.playbook_version_id is None:
         raise Http404(_("Шаг не найден."))
     return step
+
+
+def access_chat_message(case: Case, message_id: int) -> ChatMessage:
+    """A chat line of this case (with its delivery); any other answers 404."""
+    message = (
+        ChatMessage.objects.select_related("delivery").filter(pk=message_id, case=case).first()
+    )
+    if message is None:
+        raise Http404(_("Сообщение не найдено."))
+    return message
 
 
 def may_assign(user: Any) -> bool:

@@ -65,6 +65,8 @@ from .services import (
     case_add_note,
     case_append_message,
     case_assign,
+    case_chat_reply,
+    case_chat_set_state,
     case_open_with_steps,
     case_record_step,
     case_set_status,
@@ -408,6 +410,73 @@ class CaseMessageCreateApi(APIView):
             s.ChatMessageSerializer(message).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
+
+
+class CaseChatReplyApi(APIView):
+    """A specialist's answer in the subscriber's chat (the case page's reply box): written
+    with its delivery to the chat backend, sent after commit. The same request_id (or
+    Idempotency-Key) twice is one message (200)."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="cases_chat_reply",
+        parameters=[IF_MATCH_HEADER],
+        request=s.ChatReplyInputSerializer,
+        responses={
+            201: s.ChatMessageSerializer,
+            200: OpenApiResponse(s.ChatMessageSerializer, description="Уже было: тот же ответ"),
+            **WRITE_ERRORS,
+        },
+    )
+    def post(self, request: ApiRequest, case_id: int) -> Response:
+        case = access_case(request.user, case_id, for_=CaseAction.REPLY)
+        expected = parse_if_match(request)
+        data = s.ChatReplyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        request_id = data.validated_data.get("request_id") or request.headers.get(
+            "Idempotency-Key", ""
+        )
+        if not request_id:
+            raise ValidationError(
+                {"request_id": [_("Укажите request_id или заголовок Idempotency-Key.")]}
+            )
+        message, created = case_chat_reply(
+            case=case,
+            text=data.validated_data["text"],
+            request_id=request_id,
+            actor=request.user,
+            expected_version=expected,
+        )
+        return Response(
+            s.ChatMessageSerializer(message, context=personal_data_context(request)).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class CaseChatStateApi(APIView):
+    """The chat backend reports the subscriber's chat session: open, closed by the subscriber,
+    timed out. A report older than the last one is ignored; the same twice changes nothing."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="cases_chat_state",
+        request=s.ChatStateInputSerializer,
+        responses={200: s.ChatStateSerializer, **ERRORS},
+    )
+    def post(self, request: ApiRequest, case_id: int) -> Response:
+        case = access_case(request.user, case_id, for_=CaseAction.CHAT)
+        data = s.ChatStateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        case, changed = case_chat_set_state(
+            case=case,
+            state=data.validated_data["state"],
+            changed_at=data.validated_data.get("changed_at"),
+            actor=request.user,
+        )
+        body = {"state": case.chat_state, "changed_at": case.chat_state_at, "changed": changed}
+        return Response(s.ChatStateSerializer(body).data)
 
 
 class CaseStepRecordApi(APIView):

@@ -21,6 +21,8 @@ urlpatterns = [
         api.CaseMessageCreateApi.as_view(),
         name="case-messages",
     ),
+    path("cases/<int:case_id>/replies/", api.CaseChatReplyApi.as_view(), name="case-replies"),
+    path("cases/<int:case_id>/chat-state/", api.CaseChatStateApi.as_view(), name="case-chat-state"),
     path(
         "cases/<int:case_id>/steps/<int:step_id>/",
         api.CaseStepRecordApi.as_view(),

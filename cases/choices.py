@@ -15,6 +15,14 @@ class Channel(models.TextChoices):
     OTHER = "other", _("Другое")
 
 
+class ChatState(models.TextChoices):
+    """The subscriber's chat session, as the chat backend reports it."""
+
+    OPEN = "open", _("Абонент в чате")
+    CLOSED_BY_SUBSCRIBER = "closed_by_subscriber", _("Абонент закрыл чат")
+    TIMED_OUT = "timed_out", _("Чат закрыт по тайм-ауту")
+
+
 class Status(models.TextChoices):
     NEW = "new", _("Новое")
     IN_PROGRESS = "in_progress", _("В работе")

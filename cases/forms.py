@@ -195,6 +195,29 @@ class IdentifierForm(CaseWriteForm):
     )
 
 
+class ChatReplyForm(CaseWriteForm):
+    """A specialist's answer in the subscriber's chat; `request_id` made when the form is
+    rendered, so a double submit (Ctrl+Enter twice, a retry) is one message."""
+
+    text = forms.CharField(
+        label=_("Ответ абоненту"),
+        strip=False,  # the service strips; the typed text comes back as typed on errors
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={
+            "required": _("Напишите ответ."),
+            "max_length": _("Слишком длинный ответ (не больше %(limit_value)d символов)."),
+        },
+    )
+    request_id = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": _("Форма устарела: обновите страницу."),
+            "invalid": _("Форма устарела: обновите страницу."),
+        },
+    )
+
+
 class ReminderForm(CaseWriteForm):
     """A specialist's SMS to the subscriber. `request_id` is made when the form is rendered,
     so a double submit (or a retry after a timeout) schedules one SMS, not two."""

@@ -19,6 +19,7 @@ from .choices import OUTCOMES_CANCELLING_SMS as OUTCOMES_CANCELLING_SMS
 from .choices import OUTCOMES_WITHOUT_STEPS as OUTCOMES_WITHOUT_STEPS
 from .choices import TRANSITIONS as TRANSITIONS
 from .choices import Channel as Channel
+from .choices import ChatState as ChatState
 from .choices import Outcome as Outcome
 from .choices import Status as Status
 from .rules import visible_cases_q
@@ -61,7 +62,8 @@ class CaseQuerySet(models.QuerySet["Case"]):
         ).prefetch_related(
             models.Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),
             models.Prefetch("step_outcomes", queryset=StepOutcome.objects.select_related("actor")),
-            "messages",
+            # With each reply's delivery state (a join: the same one query).
+            models.Prefetch("messages", queryset=ChatMessage.objects.select_related("delivery")),
             "calls",  # the calls it was opened from (calls.Call.case), by the reverse relation
         )
 
@@ -158,6 +160,12 @@ class Case(models.Model):
     # Set by the retention job (cases/retention.py): free text scrubbed, figures kept.
     anonymised_at = models.DateTimeField(_("обезличено"), null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(_("версия записи"), default=1)
+    # The chat session as the chat backend last reported it (chat cases only; blank: never
+    # reported, taken as open). Not a person's change: the version stays.
+    chat_state = models.CharField(
+        _("состояние чата"), max_length=24, choices=ChatState.choices, blank=True
+    )
+    chat_state_at = models.DateTimeField(_("состояние чата с"), null=True, blank=True)
 
     objects = CaseQuerySet.as_manager()
 
@@ -209,6 +217,10 @@ class Case(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    @property
+    def subscriber_left_chat(self) -> bool:
+        return self.chat_state in (ChatState.CLOSED_BY_SUBSCRIBER, ChatState.TIMED_OUT)
+
     def allowed_next_statuses(self) -> tuple[str, ...]:
         return TRANSITIONS[self.status]
 
@@ -235,6 +247,7 @@ class CaseEvent(models.Model):
         SMS_DELIVERED = "sms_delivered", _("SMS доставлено")
         SMS_FAILED = "sms_failed", _("SMS не отправлено")
         SMS_CANCELLED = "sms_cancelled", _("SMS отменено")
+        CHAT_STATE = "chat_state", _("Состояние чата")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("тип"), max_length=32, choices=Kind.choices)
@@ -272,6 +285,24 @@ class ChatMessage(models.Model):
     text = models.TextField(_("текст"))
     sent_at = models.DateTimeField(_("отправлено"))
     created_at = models.DateTimeField(_("получено"), default=timezone.now)
+    # A reply written here: who wrote it and its delivery to the chat backend. Lines that came
+    # from the backend have neither.
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("кто написал"),
+    )
+    delivery = models.OneToOneField(
+        "deliveries.Delivery",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="chat_message",
+        verbose_name=_("доставка в чат"),
+    )
 
     class Meta:
         ordering = ["sent_at", "id"]

@@ -79,6 +79,10 @@ rules.add_perm("cases.work_case", works_it | (is_integration & opened_it))
 # Chat lines: the staff who work the case; an integration on its own cases and on any chat
 # case (a chat a specialist opened by hand).
 rules.add_perm("cases.add_chatmessage", works_it | (is_integration & (opened_it | is_chat_case)))
+# Answering the subscriber in the app's chat: the staff who work a chat case.
+rules.add_perm("cases.reply_chat", works_it & is_chat_case)
+# Sending a reply again after the chat backend refused it for good: supervisors.
+rules.add_perm("cases.resend_chat", is_supervisor)
 # Opening a case: whoever takes contacts.
 rules.add_perm("cases.add_case", is_specialist | is_supervisor | is_integration)
 # The screen pop: a subscriber's whole history, for whoever takes contacts or reads cases.

@@ -39,6 +39,7 @@ from .models import (
     CaseEvent,
     CaseIdentifier,
     Channel,
+    ChatMessage,
     ScammerIdentifier,
     StaffProfile,
     Status,
@@ -133,6 +134,17 @@ def case_get_detail(*, case_id: int) -> Case:
             "messages",
         )
         .get(pk=case_id)
+    )
+
+
+def chat_messages_for_case(*, case_id: int) -> list[ChatMessage]:
+    """The conversation in order, each reply with its author and delivery log (two queries:
+    the lines with sender and delivery joined, and the delivery attempts)."""
+    return list(
+        ChatMessage.objects.filter(case_id=case_id)
+        .select_related("sender", "delivery")
+        .prefetch_related("delivery__log")
+        .order_by("sent_at", "id")
     )
 
 

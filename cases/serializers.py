@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from deliveries.models import Delivery
 from playbooks.models import Category, Playbook, PlaybookVersion, Priority, Step
 from reminders.models import Reminder
 
@@ -20,6 +21,7 @@ from .models import (
     CaseEvent,
     Channel,
     ChatMessage,
+    ChatState,
     Outcome,
     ScammerIdentifier,
     Status,
@@ -313,10 +315,18 @@ class IdentifierSerializer(serializers.ModelSerializer):
 
 class ChatMessageSerializer(MasksPersonalData, serializers.ModelSerializer):
     text_fields = ("text",)
+    # A reply written here: its delivery to the chat backend (null for lines that came from it).
+    delivery_status = serializers.ChoiceField(
+        source="delivery.status",
+        choices=Delivery.Status.choices,
+        read_only=True,
+        allow_null=True,
+        default=None,
+    )
 
     class Meta:
         model = ChatMessage
-        fields = ["id", "external_id", "author", "text", "sent_at", "created_at"]
+        fields = ["id", "external_id", "author", "text", "sent_at", "created_at", "delivery_status"]
 
 
 class ReminderSerializer(MasksPersonalData, serializers.ModelSerializer):
@@ -435,6 +445,25 @@ class ChatMessageInputSerializer(StrictInput):
     author = serializers.ChoiceField(choices=ChatMessage.Author.choices)
     text = serializers.CharField(max_length=10_000)
     sent_at = DateTimeField()
+
+
+class ChatReplyInputSerializer(StrictInput):
+    # The length rule is the service's (case_chat_reply); this only bounds the request.
+    text = serializers.CharField(max_length=10_000, trim_whitespace=False)
+    # Or the Idempotency-Key header: the same key twice is the same message.
+    request_id = serializers.CharField(max_length=100, required=False)
+
+
+class ChatStateInputSerializer(StrictInput):
+    state = serializers.ChoiceField(choices=ChatState.choices)
+    # When the session changed, by the chat backend's clock (default: now).
+    changed_at = DateTimeField(required=False)
+
+
+class ChatStateSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(choices=ChatState.choices)
+    changed_at = serializers.DateTimeField()
+    changed = serializers.BooleanField()
 
 
 class StepOutcomeInputSerializer(StrictInput):

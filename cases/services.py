@@ -18,6 +18,12 @@ from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from deliveries.services import (
+    DeliveryConflict,
+    delivery_enqueue,
+    delivery_resend,
+    target_enabled,
+)
 from fraudcenter.ops import CASES_OPENED
 from playbooks.models import Category, Priority, Step
 from reminders.models import Reminder
@@ -38,7 +44,9 @@ from .models import (
     Case,
     CaseEvent,
     CaseIdentifier,
+    Channel,
     ChatMessage,
+    ChatState,
     Outcome,
     ScammerIdentifier,
     StaffProfile,
@@ -443,7 +451,9 @@ def case_add_identifier(
 def case_append_message(
     *, case: Case, external_id: str, author: str, text: str, sent_at: datetime, actor: User
 ) -> tuple[ChatMessage, bool]:
-    """Append a chat line; the same external_id twice is the same line (retries are safe).
+    """Append a chat line from the chat backend; the same external_id twice is the same line
+    (retries are safe). A subscriber's line after their chat was reported closed means they
+    are back: the chat is open again.
 
     Not a change of the case by a person: the version stays, so a specialist's form on the
     page is not refused because the subscriber wrote meanwhile."""
@@ -458,7 +468,152 @@ def case_append_message(
     )
     if created:
         _event(case, CaseEvent.Kind.MESSAGE, actor, text, author=author, message=message.pk)
+        back = author == ChatMessage.Author.SUBSCRIBER and case.subscriber_left_chat
+        if back and (case.chat_state_at is None or sent_at > case.chat_state_at):
+            _set_chat_state(case, ChatState.OPEN, sent_at, actor)
     return message, created
+
+
+CHAT_TARGET = "chat"  # settings.DELIVERY_TARGETS
+CHAT_REPLY_MAX_CHARS = 4000
+
+
+def chat_replies_enabled() -> bool:
+    """Replies need the chat backend's address (CHAT_WEBHOOK_URL); without it the reply box
+    is hidden and everything else works."""
+    return target_enabled(CHAT_TARGET)
+
+
+def chat_left_message(case: Case) -> str:
+    """Why a reply cannot go: the subscriber is no longer in the chat."""
+    at = timezone.localtime(case.chat_state_at).strftime("%H:%M") if case.chat_state_at else ""
+    if case.chat_state == ChatState.TIMED_OUT:
+        text = _("Чат закрыт по тайм-ауту в %(at)s: абонент ответ не увидит.")
+    else:
+        text = _("Абонент закрыл чат в %(at)s: ответ он не увидит.")
+    return str(text % {"at": at}) + " " + _("Позвоните ему или отправьте SMS.")
+
+
+def _author_name(user: User) -> str:
+    # What the subscriber sees in the app: first name and initial of the last, never a login.
+    first, last = user.first_name.strip(), user.last_name.strip()
+    if first:
+        return f"{first} {last[:1]}." if last else first
+    return _("Специалист центра")
+
+
+@transaction.atomic
+def case_chat_reply(
+    *, case: Case, text: str, request_id: str, actor: User, expected_version: int | None = None
+) -> tuple[ChatMessage, bool]:
+    """A specialist's answer in the subscriber's chat: (message, created).
+
+    The message row and its delivery row are written here, in one transaction under the case's
+    row lock (so one case's replies get ids in the order they commit, and go out in that
+    order); the delivery task runs after commit. The same request id twice is one message,
+    answered even if the version has moved on since (the retry's own write moved it)."""
+    external_id = f"fc-{request_id}"
+    case = _lock(case, None)
+    existing = (
+        ChatMessage.objects.select_related("delivery")
+        .filter(case=case, external_id=external_id)
+        .first()
+    )
+    if existing:
+        return existing, False
+    _check_version(case, expected_version)
+    if not chat_replies_enabled():
+        raise ValidationError(
+            _("Ответы в чат не настроены: не задан адрес чат-платформы."), code="chat_off"
+        )
+    if case.channel != Channel.CHAT:
+        raise ValidationError(
+            _("Обращение пришло не из чата: ответьте по телефону или SMS."), code="not_chat"
+        )
+    _require_open(case, _("Обращение закрыто: ответ в чат не отправлен."))
+    if case.subscriber_left_chat:
+        raise ValidationError(chat_left_message(case), code="chat_left")
+    text = text.strip()
+    if not text:
+        raise ValidationError({"text": _("Напишите ответ.")}, code="blank")
+    if len(text) > CHAT_REPLY_MAX_CHARS:
+        raise ValidationError(
+            {"text": _("Не больше %(n)d символов.") % {"n": CHAT_REPLY_MAX_CHARS}},
+            code="too_long",
+        )
+    now = timezone.now()
+    delivery = delivery_enqueue(
+        target=CHAT_TARGET,
+        event_type="chat.message",
+        ordering_key=f"case:{case.pk}",
+        data={
+            "message_id": external_id,
+            "chat_id": case.external_id,
+            "case_id": case.pk,
+            "case_number": case.number,
+            "text": text,
+            "author": {"kind": "specialist", "name": _author_name(actor)},
+            "sent_at": now,
+        },
+    )
+    message = ChatMessage.objects.create(
+        case=case,
+        external_id=external_id,
+        author=ChatMessage.Author.SPECIALIST,
+        text=text,
+        sent_at=now,
+        sender=actor,
+        delivery=delivery,
+    )
+    _save(case, [], actor)
+    _event(
+        case, CaseEvent.Kind.MESSAGE, actor, text, author=message.author, message=message.pk,
+        reply=True,
+    )  # fmt: skip
+    return message, True
+
+
+@transaction.atomic
+def case_chat_resend(*, case: Case, message: ChatMessage, actor: User) -> ChatMessage:
+    """A supervisor sends a reply the chat backend refused once more (same webhook-id)."""
+    if message.case_id != case.pk or message.delivery is None:
+        raise ValidationError(_("Это сообщение не отправлялось отсюда."), code="not_outbound")
+    try:
+        message.delivery = delivery_resend(delivery=message.delivery)
+    except DeliveryConflict as exc:
+        raise ValidationError(str(exc), code="not_failed") from exc
+    _event(
+        case, CaseEvent.Kind.MESSAGE, actor, _("Повторная отправка в чат"), message=message.pk,
+        reply=True,
+    )  # fmt: skip
+    return message
+
+
+def _set_chat_state(case: Case, state: str, at: datetime, actor: User | None) -> None:
+    Case.objects.filter(pk=case.pk).update(chat_state=state, chat_state_at=at)
+    case.chat_state, case.chat_state_at = state, at
+    _event(case, CaseEvent.Kind.CHAT_STATE, actor, state=state, at=at.isoformat())
+
+
+@transaction.atomic
+def case_chat_set_state(
+    *, case: Case, state: str, changed_at: datetime | None, actor: User
+) -> tuple[Case, bool]:
+    """The chat backend reports the session's state: (case, changed). A report older than the
+    one we have is ignored (they can arrive out of order); the same report twice changes
+    nothing. Not a person's change: the version stays."""
+    if state not in ChatState.values:
+        raise ValidationError({"state": _("Неизвестное состояние чата.")}, code="invalid")
+    changed_at = changed_at or timezone.now()
+    case = _lock(case, None)
+    if case.chat_state_at is not None and changed_at <= case.chat_state_at:
+        return case, False
+    if case.chat_state == state:
+        Case.objects.filter(pk=case.pk).update(chat_state_at=changed_at)
+        case.chat_state_at = changed_at
+        return case, False
+    _set_chat_state(case, state, changed_at, actor)
+    return case, True
 
 
 # --- The case's SMS ---------------------------------------------------------------------------

@@ -23,6 +23,13 @@ urlpatterns = [
         views.case_reminder_cancel,
         name="sms_cancel",
     ),
+    path("cases/<int:pk>/chat/", views.case_chat_log, name="chat_log"),
+    path("cases/<int:pk>/chat/reply/", views.case_chat_reply_view, name="chat_reply"),
+    path(
+        "cases/<int:pk>/chat/<int:message_id>/resend/",
+        views.case_chat_resend_view,
+        name="chat_resend",
+    ),
     path("queue/", views.queue, name="queue"),
     path("queue/assign/", views.queue_assign, name="assign"),
     path("queue/auto-assign/", views.queue_auto_assign, name="auto_assign"),

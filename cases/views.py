@@ -27,6 +27,7 @@ from .access import (
     CaseAction,
     access_case,
     access_case_step,
+    access_chat_message,
     may,
     may_assign,
     may_see_personal_data,
@@ -44,6 +45,7 @@ from .forms import (
     AssignForm,
     AvailabilityForm,
     CaseFilterForm,
+    ChatReplyForm,
     IdentifierForm,
     NewContactForm,
     NoteForm,
@@ -54,7 +56,7 @@ from .forms import (
     TakeForm,
     specialists_queryset,
 )
-from .models import Absence, Case, ScammerIdentifier, StepOutcome
+from .models import Absence, Case, Channel, ScammerIdentifier, StepOutcome
 from .phones import default_time_zone, normalize_msisdn
 from .roles import Role, user_roles
 from .selectors import (
@@ -62,6 +64,7 @@ from .selectors import (
     case_list,
     case_list_rows,
     case_steps,
+    chat_messages_for_case,
     current_absence,
     identifiers_for_case,
     queue_unassigned,
@@ -75,6 +78,8 @@ from .services import (
     case_add_identifier,
     case_add_note,
     case_assign,
+    case_chat_reply,
+    case_chat_resend,
     case_open,
     case_record_step,
     case_set_status,
@@ -82,6 +87,8 @@ from .services import (
     case_sms_schedule,
     cases_assign,
     cases_auto_assign,
+    chat_left_message,
+    chat_replies_enabled,
     staff_end_absence,
     staff_profile_for,
     staff_set_absence,
@@ -240,6 +247,7 @@ def _render_case(
     note_form: NoteForm | None = None,
     identifier_form: IdentifierForm | None = None,
     reminder_form: ReminderForm | None = None,
+    chat_form: ChatReplyForm | None = None,
     step_error: str = "",
     error_step_id: int | None = None,
     typed_note: str | None = None,
@@ -251,9 +259,10 @@ def _render_case(
     profile = staff_profile_for(request.user)
     can_change = may(request.user, CaseAction.CHANGE, case)
     can_assign = may_assign(request.user)
+    steps = case_steps(case=case)
     context = {
         "case": case,
-        "steps": case_steps(case=case),
+        "steps": steps,
         "identifiers": identifiers_for_case(case=case),
         "events": list(case.events.all()),
         "can_change": can_change,
@@ -275,8 +284,131 @@ def _render_case(
         # address bar is put back to the case's own (static/js/app.js), so a reload shows it.
         "canonical_url": reverse("cases:detail", args=[case.pk]),
         **_reminders_context(case, form=reminder_form),
+        **_chat_context(request, case, steps, form=chat_form),
     }
     return render(request, "cases/detail.html", context, status=http_status)
+
+
+# --- The case's chat --------------------------------------------------------------------------
+
+
+def _new_chat_form(case: Case) -> ChatReplyForm:
+    # A fresh request id per rendered form: Ctrl+Enter twice is one message.
+    return ChatReplyForm(initial={"request_id": uuid.uuid4(), "version": case.version})
+
+
+def _chat_context(
+    request: StaffRequest, case: Case, steps: list | None = None, *, form=None
+) -> dict:
+    """The conversation (two queries) and, for whoever may answer, the reply box with the
+    current step's «Скажите абоненту» words to insert."""
+    # The prefetched lines (Case.objects.for_detail) or one EXISTS.
+    if case.channel != Channel.CHAT and not case.messages.all():
+        return {"chat_shown": False}
+    can_reply = chat_replies_enabled() and may(request.user, CaseAction.REPLY, case)
+    script = ""
+    if can_reply:
+        steps = case_steps(case=case) if steps is None else steps
+        current = next((r.step for r in steps if r.outcome is None and r.step.script), None)
+        script = current.script if current else ""
+    return {
+        "chat_shown": True,
+        "chat_messages": chat_messages_for_case(case_id=case.pk),
+        "chat_left": case.subscriber_left_chat,
+        "chat_left_message": chat_left_message(case) if case.subscriber_left_chat else "",
+        "can_reply": can_reply,
+        "can_resend": may(request.user, CaseAction.RESEND, case),
+        "chat_form": form or _new_chat_form(case),
+        "chat_script": script,
+        "chat_poll_seconds": settings.CHAT_POLL_SECONDS,
+    }
+
+
+def _render_chat(
+    request: StaffRequest,
+    pk: int,
+    *,
+    form: ChatReplyForm | None = None,
+    error: str = "",
+    http_status: int = 200,
+) -> HttpResponse:
+    """htmx: the chat card again, plus the timeline and the case version out of band."""
+    case = _current(pk)
+    context = {
+        "case": case,
+        "events": list(case.events.all()),
+        "staff_tz": staff_profile_for(request.user).time_zone,
+        "oob": True,
+        "chat_error": error,
+        **_chat_context(request, case, form=form),
+    }
+    return render(request, "cases/_chat.html", context, status=http_status)
+
+
+@login_required
+@require_GET
+def case_chat_log(request: StaffRequest, pk: int) -> HttpResponse:
+    """htmx polling: the conversation with each reply's delivery state."""
+    require_workspace(request.user)
+    case = access_case(request.user, pk, queryset=Case.objects.select_related("subscriber"))
+    context = {
+        "case": case,
+        "staff_tz": staff_profile_for(request.user).time_zone,
+        **_chat_context(request, case, []),
+    }
+    return render(request, "cases/_chat_log.html", context)
+
+
+@login_required
+@require_POST
+def case_chat_reply_view(request: StaffRequest, pk: int) -> HttpResponse:
+    """Send a reply: htmx gets the chat card back with the message in it; a plain POST a
+    redirect, or the page with the form's errors and the typed text."""
+    case = _case(request, pk, CaseAction.REPLY)
+    form = ChatReplyForm(request.POST)
+    status = 422
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            case_chat_reply(
+                case=case,
+                text=d["text"],
+                request_id=str(d["request_id"]),
+                actor=request.user,
+                expected_version=d["version"],
+            )
+        except CaseConflict as exc:
+            form.add_error(None, _conflict_message(exc))
+            status = 409
+        except ValidationError as exc:
+            _add_errors(form, exc)
+    if form.errors:
+        if request.htmx:
+            return _render_chat(request, pk, form=form, http_status=status)
+        return _render_case(
+            request, _current(pk), chat_form=form, http_status=409 if status == 409 else 400
+        )
+    if not request.htmx:
+        return redirect(reverse("cases:detail", args=[pk]) + "#chat")
+    return _render_chat(request, pk)
+
+
+@login_required
+@require_POST
+def case_chat_resend_view(request: StaffRequest, pk: int, message_id: int) -> HttpResponse:
+    """A supervisor sends a reply the chat backend refused once more."""
+    case = _case(request, pk, CaseAction.RESEND)
+    message = access_chat_message(case, message_id)
+    error = ""
+    try:
+        case_chat_resend(case=case, message=message, actor=request.user)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect(reverse("cases:detail", args=[pk]) + "#chat")
+    return _render_chat(request, pk, error=error, http_status=409 if error else 200)
 
 
 class ReminderRow(NamedTuple):

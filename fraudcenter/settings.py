@@ -13,6 +13,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from deliveries.secrets import check_secret
 from fraudcenter.db_router import replica_database
 from fraudcenter.logging import logging_config
 
@@ -76,6 +77,7 @@ INSTALLED_APPS = [
     "reminders",
     "reports",
     "calls",
+    "deliveries",
 ]
 
 MIDDLEWARE = [
@@ -317,6 +319,34 @@ for _name in ("SMS_QUIET_HOURS_START", "SMS_QUIET_HOURS_END"):
     if not (_sep and _hh.isdigit() and _mm.isdigit() and int(_hh) < 24 and int(_mm) < 60):
         raise ImproperlyConfigured(f"{_name} must be HH:MM, not {_value!r}.")
 
+# --- Outbound webhooks (deliveries app): the chat backend, later the scammer feed --------------
+# Signed as Standard Webhooks say; the secret is "whsec_" + base64 (the receiver has the same).
+CHAT_WEBHOOK_URL = env.str("CHAT_WEBHOOK_URL", default="")
+CHAT_WEBHOOK_SECRET = env.str("CHAT_WEBHOOK_SECRET", default="")
+# How often an open case page asks for new chat lines and delivery states.
+CHAT_POLL_SECONDS = env.float("CHAT_POLL_SECONDS", default=3.0)
+DELIVERY_TARGETS = {"chat": {"URL": CHAT_WEBHOOK_URL, "SECRET": CHAT_WEBHOOK_SECRET}}
+DELIVERY_CONNECT_TIMEOUT = env.float("DELIVERY_CONNECT_TIMEOUT", default=3.0)  # seconds
+DELIVERY_TIMEOUT = env.float("DELIVERY_TIMEOUT", default=10.0)  # seconds to wait for the answer
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=10)
+DELIVERY_RETRY_BASE_SECONDS = env.float("DELIVERY_RETRY_BASE_SECONDS", default=2.0)  # doubles
+DELIVERY_RETRY_MAX_SECONDS = env.float("DELIVERY_RETRY_MAX_SECONDS", default=600.0)
+DELIVERY_DISPATCH_INTERVAL = env.float("DELIVERY_DISPATCH_INTERVAL", default=2.0)  # beat
+# A task not seen to run within this many seconds is put on the broker again.
+DELIVERY_REQUEUE_SECONDS = env.int("DELIVERY_REQUEUE_SECONDS", default=60)
+# "sending" for longer than any attempt can take: its worker died; the reaper retries it.
+DELIVERY_SENDING_TIMEOUT = env.int(
+    "DELIVERY_SENDING_TIMEOUT", default=int(DELIVERY_CONNECT_TIMEOUT + DELIVERY_TIMEOUT) + 30
+)
+DELIVERY_REAPER_INTERVAL = env.float("DELIVERY_REAPER_INTERVAL", default=10.0)  # beat, seconds
+DELIVERY_TASK_BUDGET = env.float("DELIVERY_TASK_BUDGET", default=30.0)  # one task's loop
+# Tests only: where the sender announces and holds at its checkpoints.
+DELIVERY_TEST_HOOK_DIR = env.str("DELIVERY_TEST_HOOK_DIR", default="")
+if CHAT_WEBHOOK_URL:
+    check_secret(CHAT_WEBHOOK_SECRET, "CHAT_WEBHOOK_SECRET")
+if DELIVERY_SENDING_TIMEOUT <= DELIVERY_CONNECT_TIMEOUT + DELIVERY_TIMEOUT:
+    raise ImproperlyConfigured("DELIVERY_SENDING_TIMEOUT must exceed the two timeouts.")
+
 # Reports: the daily rollup is refreshed this often (only the days whose cases changed);
 # each refresh re-reads this much before its watermark (transactions still committing).
 REPORTS_ROLLUP_REFRESH_SECONDS = env.int("REPORTS_ROLLUP_REFRESH_SECONDS", default=60)
@@ -325,6 +355,16 @@ REPORTS_ROLLUP_OVERLAP_SECONDS = env.int("REPORTS_ROLLUP_OVERLAP_SECONDS", defau
 REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=24 * 3600)
 
 CELERY_BEAT_SCHEDULE: dict = {
+    "deliveries-dispatch": {
+        "task": "deliveries.dispatch",
+        "schedule": DELIVERY_DISPATCH_INTERVAL,
+        "options": {"expires": max(DELIVERY_DISPATCH_INTERVAL * 3, 5)},
+    },
+    "deliveries-reap": {
+        "task": "deliveries.reap",
+        "schedule": DELIVERY_REAPER_INTERVAL,
+        "options": {"expires": DELIVERY_REAPER_INTERVAL},
+    },
     "reminders-dispatch": {
         "task": "reminders.dispatch",
         "schedule": SMS_DISPATCH_INTERVAL,

@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from cases.models import Case, CaseEvent, Subscriber
 from cases.subscribers import subscriber_set_opt_out
+from fraudcenter.checkpoints import checkpoint
 from playbooks.models import Step
 from playbooks.sms_text import sms_parts, sms_text_errors
 
@@ -364,17 +364,7 @@ def reminder_inbound_message(*, msisdn: str, text: str) -> bool:
 
 
 def _test_hook(point: str) -> None:
-    """Tests place a SIGKILL precisely: announce the checkpoint, hold while a flag file exists."""
-    directory = settings.SMS_TEST_HOOK_DIR
-    if not directory:
-        return
-    base = Path(directory)
-    hold = base / f"{point}.hold"
-    if hold.exists():
-        (base / f"{point}.reached").touch()
-        deadline = time.monotonic() + 60
-        while hold.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+    checkpoint(settings.SMS_TEST_HOOK_DIR, point)
 
 
 def reminders_claim_due(*, now: datetime | None = None, limit: int | None = None) -> list[Reminder]:

@@ -9,7 +9,7 @@ from django.utils.safestring import mark_safe
 
 from cases import deadlines, personal_data
 from cases.forms import TIME_ZONE_LABELS
-from cases.models import Outcome, Status, StepOutcome
+from cases.models import ChatState, Outcome, Status, StepOutcome
 
 register = template.Library()
 
@@ -35,6 +35,11 @@ def tz_label(zone) -> str:
 @register.filter
 def status_label(value: str) -> str:
     return str(dict(Status.choices).get(value, value or "—"))
+
+
+@register.filter
+def chat_state_label(value: str) -> str:
+    return str(dict(ChatState.choices).get(value, value or "—"))
 
 
 @register.filter
