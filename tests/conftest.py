@@ -8,6 +8,7 @@ from cases.roles import Role
 from cases.services import case_open
 from playbooks.models import Category, Playbook, PlaybookVersion, Step
 from playbooks.services import playbook_publish
+from tests.chat_server import chat_server as chat_server  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="session")
