@@ -320,7 +320,7 @@ def _chat_context(
         "can_resend": may(request.user, CaseAction.RESEND, case),
         "chat_form": form or _new_chat_form(case),
         "chat_script": script,
-        "chat_poll_seconds": settings.CHAT_POLL_SECONDS,
+        "chat_poll_ms": int(settings.CHAT_POLL_SECONDS * 1000),
     }
 
 
