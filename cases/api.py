@@ -37,6 +37,7 @@ from .access import (
     CaseAction,
     access_case,
     access_case_step,
+    access_chat_message,
     may,
     may_see_personal_data,
     must_send_idempotency_key,
@@ -66,6 +67,7 @@ from .services import (
     case_append_message,
     case_assign,
     case_chat_reply,
+    case_chat_resend,
     case_chat_set_state,
     case_open_with_steps,
     case_record_step,
@@ -451,6 +453,29 @@ class CaseChatReplyApi(APIView):
         return Response(
             s.ChatMessageSerializer(message, context=personal_data_context(request)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class CaseChatResendApi(APIView):
+    """A supervisor sends a reply the chat backend refused once more (same webhook-id)."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="cases_chat_resend",
+        request=None,
+        responses={
+            200: s.ChatMessageSerializer,
+            **ERRORS,
+        },
+    )
+    def post(self, request: ApiRequest, case_id: int, message_id: int) -> Response:
+        case = access_case(request.user, case_id, for_=CaseAction.RESEND)
+        message = case_chat_resend(
+            case=case, message=access_chat_message(case, message_id), actor=request.user
+        )
+        return Response(
+            s.ChatMessageSerializer(message, context=personal_data_context(request)).data
         )
 
 

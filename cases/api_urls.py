@@ -22,6 +22,11 @@ urlpatterns = [
         name="case-messages",
     ),
     path("cases/<int:case_id>/replies/", api.CaseChatReplyApi.as_view(), name="case-replies"),
+    path(
+        "cases/<int:case_id>/replies/<int:message_id>/resend/",
+        api.CaseChatResendApi.as_view(),
+        name="case-reply-resend",
+    ),
     path("cases/<int:case_id>/chat-state/", api.CaseChatStateApi.as_view(), name="case-chat-state"),
     path(
         "cases/<int:case_id>/steps/<int:step_id>/",

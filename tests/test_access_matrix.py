@@ -29,12 +29,14 @@ from rest_framework.test import APIClient
 
 from calls.models import Callback
 from calls.services import cti_endpoint_create
-from cases.models import Case
-from cases.services import case_assign
+from cases.models import Case, ChatMessage
+from cases.services import case_assign, case_chat_reply
+from deliveries.models import Delivery
 from reminders.models import Reminder
 from reminders.services import reminder_schedule_manual
 from reports.models import ExportJob
 from tests.api.conftest import token_client
+from tests.chat_server import SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +52,8 @@ class World:
     users: dict[str, User]
     callback: Callback
     cti_token: str
+    chat_case: Case
+    chat_message: ChatMessage
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,25 @@ MATRIX: dict[tuple[str, str], Row] = {
             "sent_at": "2026-11-28T10:00:00Z",
         },
     ),  # fmt: skip
+    # A specialist's reply: whoever works the chat case (the assignee, a supervisor).
+    ("api-v1:case-replies", "POST"): Row(
+        "POST",
+        lambda w: f"/api/v1/cases/{w.chat_case.pk}/replies/",
+        _api(201, integration=403, manager=403),
+        body=lambda w: {"text": "Здравствуйте!", "request_id": str(uuid.uuid4())},
+    ),  # fmt: skip
+    ("api-v1:case-reply-resend", "POST"): Row(
+        "POST",
+        lambda w: f"/api/v1/cases/{w.chat_case.pk}/replies/{w.chat_message.pk}/resend/",
+        _api(200, integration=403, specialist=403, manager=403),
+    ),  # fmt: skip
+    # The chat session's state: the chat backend (it opened the case) and who works it.
+    ("api-v1:case-chat-state", "POST"): Row(
+        "POST",
+        lambda w: f"/api/v1/cases/{w.chat_case.pk}/chat-state/",
+        _api(200, manager=403),
+        body=lambda w: {"state": "closed_by_subscriber"},
+    ),  # fmt: skip
     ("api-v1:case-step", "POST"): Row(
         "POST",
         p(API_CASE + "steps/{step}/"),
@@ -248,6 +271,25 @@ MATRIX: dict[tuple[str, str], Row] = {
         p(CASE + "take/"),
         _staff_page(302, manager=403),
         body=lambda w: {"version": version(w)},
+    ),  # fmt: skip
+    ("cases:chat_log", "GET"): Row(
+        "GET", lambda w: f"/cases/{w.chat_case.pk}/chat/", _staff_page(200)
+    ),  # fmt: skip
+    ("cases:chat_reply", "POST"): Row(
+        "POST",
+        lambda w: f"/cases/{w.chat_case.pk}/chat/reply/",
+        _staff_page(302, manager=403),
+        body=lambda w: {
+            "text": "Здравствуйте!",
+            "request_id": str(uuid.uuid4()),
+            "version": Case.objects.values_list("version", flat=True).get(pk=w.chat_case.pk),
+        },
+    ),  # fmt: skip
+    # Sending a refused reply again: supervisors only.
+    ("cases:chat_resend", "POST"): Row(
+        "POST",
+        lambda w: f"/cases/{w.chat_case.pk}/chat/{w.chat_message.pk}/resend/",
+        _staff_page(302, specialist=403, manager=403),
     ),  # fmt: skip
     ("cases:sms_schedule", "POST"): Row(
         "POST",
@@ -393,9 +435,15 @@ def world(make_case, specialist, supervisor, manager, integration, settings) -> 
     step_id = case.playbook_version.steps.get(position=1).pk
     callback = Callback.objects.create(subscriber=case.subscriber, due_at=timezone.now())
     _endpoint, cti_token = cti_endpoint_create(name="matrix-pbx")
+    settings.DELIVERY_TARGETS = {"chat": {"URL": "http://127.0.0.1:9/chat/", "SECRET": SECRET}}
+    chat_case = case_assign(case=make_case(channel="chat"), assignee=specialist, actor=supervisor)
+    chat_message, _ = case_chat_reply(
+        case=chat_case, text="Здравствуйте", request_id="matrix", actor=specialist
+    )
+    Delivery.objects.filter(pk=chat_message.delivery_id).update(status=Delivery.Status.FAILED)
     return World(
         case=case, step_id=step_id, reminder=reminder, job=job, users=users,
-        callback=callback, cti_token=cti_token,
+        callback=callback, cti_token=cti_token, chat_case=chat_case, chat_message=chat_message,
     )  # fmt: skip
 
 

@@ -20,10 +20,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases.models import Case, CaseEvent, CaseIdentifier, Status, StepOutcome
-from cases.services import case_assign
+from cases.models import Case, CaseEvent, CaseIdentifier, ChatMessage, Status, StepOutcome
+from cases.services import case_assign, case_chat_reply
+from deliveries.models import Delivery
 from reminders.models import Reminder
 from reminders.services import reminder_schedule_manual
+from tests.chat_server import SECRET
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +36,7 @@ class World:
     reminder: Reminder
     assignee: User
     other: User
+    failed_reply: ChatMessage
 
     def version(self) -> int:
         return Case.objects.values_list("version", flat=True).get(pk=self.case.pk)
@@ -53,7 +56,9 @@ def _staff_post(name: str, data: Callable[[World], dict], *args: Callable[[World
 def _api(method: str, path: str, body: Callable[[World], dict]):
     def run(client: APIClient, w: World) -> int:
         url = "/api/v1/cases/{case}/" + path
-        url = url.format(case=w.case.pk, step=w.step_pk(), reminder=w.reminder.pk)
+        url = url.format(
+            case=w.case.pk, step=w.step_pk(), reminder=w.reminder.pk, message=w.failed_reply.pk
+        )
         call = getattr(client, method)
         return call(url, body(w), format="json", HTTP_IF_MATCH=str(w.version())).status_code
 
@@ -66,6 +71,7 @@ def _staff_assign(client: Client, w: World) -> int:
 
 
 SMS_TEXT = "Никому не сообщайте коды из SMS."
+CHAT_TEXT = "Здравствуйте! Код из SMS никому не называйте."
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,23 @@ ACTIONS: dict[str, Action] = {
         _api("post", "reminders/{reminder}/cancel/", lambda w: {}),
         ("cases:sms_cancel", "api-reminder-cancel"),
     ),
+    "chat_reply": Action(
+        _staff_post(
+            "chat_reply",
+            lambda w: {"text": CHAT_TEXT, "request_id": "5d1f9a0e-2c3b-4d5e-8f70-112233445566"},
+        ),
+        _api(
+            "post",
+            "replies/",
+            lambda w: {"text": CHAT_TEXT, "request_id": "5d1f9a0e-2c3b-4d5e-8f70-112233445566"},
+        ),
+        ("cases:chat_reply", "api-v1:case-replies"),
+    ),
+    "chat_resend": Action(
+        _staff_post("chat_resend", lambda w: {}, lambda w: w.failed_reply.pk),
+        _api("post", "replies/{message}/resend/", lambda w: {}),
+        ("cases:chat_resend", "api-v1:case-reply-resend"),
+    ),
     "assign": Action(
         _staff_assign,
         _api("patch", "", lambda w: {"assignee": w.other.pk}),
@@ -155,11 +178,18 @@ ACTIONS["take"] = Action(_take_staff, _take_api, ("cases:take", "api-v1:case-det
 API_ONLY = {
     # Chat lines come from the chat backend; a specialist's reply is its own issue.
     "api-v1:case-messages": "the chat backend's transcript, not a staff action",
+    "api-v1:case-chat-state": "the chat backend's report of the session, not a staff action",
 }
 
 
 STATES = ("open", "free", "closed")
 ROLES = ("assignee", "specialist", "supervisor", "manager", "admin")
+
+
+@pytest.fixture(autouse=True)
+def _chat_target(settings):
+    # Replies need the chat backend's address; nothing is sent (no commit in these tests).
+    settings.DELIVERY_TARGETS = {"chat": {"URL": "http://127.0.0.1:9/chat/", "SECRET": SECRET}}
 
 
 @pytest.fixture
@@ -184,6 +214,11 @@ def _world(make_case, people, state: str) -> World:
         case=case, text="Обращение принято.", send_after=None, request_id=str(uuid.uuid4()),
         actor=people["supervisor"],
     )  # fmt: skip
+    failed_reply, _ = case_chat_reply(
+        case=case, text="Отклонённый ответ", request_id=str(uuid.uuid4()),
+        actor=people["supervisor"],
+    )  # fmt: skip
+    Delivery.objects.filter(pk=failed_reply.delivery_id).update(status=Delivery.Status.FAILED)
     if state != "free":
         case = case_assign(case=case, assignee=assignee, actor=people["supervisor"])
     if state == "closed":
@@ -192,7 +227,10 @@ def _world(make_case, people, state: str) -> World:
         )
     case.refresh_from_db()
     # Assignments go to a third specialist, never the person acting (that is «take»).
-    return World(case=case, reminder=reminder, assignee=assignee, other=people["target"])
+    return World(
+        case=case, reminder=reminder, assignee=assignee, other=people["target"],
+        failed_reply=failed_reply,
+    )  # fmt: skip
 
 
 def _rows(case: Case) -> dict[str, Any]:
@@ -209,6 +247,9 @@ def _rows(case: Case) -> dict[str, Any]:
             CaseIdentifier.objects.filter(case=c).values_list("identifier__value", flat=True)
         ),
         "reminders": sorted(Reminder.objects.filter(case=c).values_list("status", "text")),
+        "chat": sorted(
+            ChatMessage.objects.filter(case=c).values_list("author", "text", "delivery__status")
+        ),
     }
 
 
@@ -219,11 +260,11 @@ def _delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 def _allowed(action: str, role: str, state: str) -> bool:
     """The rules in words, so that the two ways cannot agree on refusing everything."""
     works = role in ("supervisor", "assignee") or (role == "specialist" and state == "free")
-    if action == "assign":
+    if action in ("assign", "chat_resend"):
         return role == "supervisor"
     if action == "take":
         return role == "supervisor" or (role in ("assignee", "specialist") and state == "free")
-    if action in ("step", "status", "close", "sms_schedule"):
+    if action in ("step", "status", "close", "sms_schedule", "chat_reply"):
         return works and state != "closed"  # a closed case's playbook and SMS are history
     return works  # notes, identifiers, cancelling an SMS, reopening: closed cases too
 
@@ -250,7 +291,7 @@ def test_the_staff_page_and_the_api_agree(action, role, state, make_case, people
 
 
 # Case URLs that only read.
-READ_ONLY = {"cases:detail": "the case page"}
+READ_ONLY = {"cases:detail": "the case page", "cases:chat_log": "the conversation, polled"}
 
 
 def _case_urls() -> set[str]:

@@ -77,7 +77,9 @@ def test_the_same_request_twice_is_one_message_and_one_delivery(chat_server, cha
     rid = str(uuid.uuid4())
     first, created = _reply(chat_case, specialist, rid=rid, expected_version=_v(chat_case))
     # The retry carries the version it saw before its own write moved it on: still answered.
-    again, created_again = _reply(chat_case, specialist, rid=rid, expected_version=_v(chat_case) - 1)
+    again, created_again = _reply(
+        chat_case, specialist, rid=rid, expected_version=_v(chat_case) - 1
+    )
     assert created and not created_again and again.pk == first.pk
     assert ChatMessage.objects.count() == 1 and Delivery.objects.count() == 1
 
@@ -114,7 +116,9 @@ def test_a_reply_that_cannot_go_is_refused_with_the_reason(
     case.refresh_from_db()
     with pytest.raises(ValidationError) as refused:
         _reply(case, specialist)
-    assert refused.value.error_list[0].code == code if hasattr(refused.value, "error_list") else True
+    assert (
+        refused.value.error_list[0].code == code if hasattr(refused.value, "error_list") else True
+    )
     assert words in " ".join(refused.value.messages)
     assert not ChatMessage.objects.exists() and not Delivery.objects.exists()
 
@@ -166,7 +170,9 @@ def _page(client, case) -> str:
     return client.get(reverse("cases:detail", args=[case.pk])).content.decode()
 
 
-def test_the_conversation_reads_like_a_chat(client, chat_server, chat_case, specialist, integration):
+def test_the_conversation_reads_like_a_chat(
+    client, chat_server, chat_case, specialist, integration
+):
     now = timezone.now() - timedelta(minutes=1)
     for n, (author, text) in enumerate(
         [("bot", "Опишите, что случилось"), ("subscriber", "Звонили из банка, просили код")]
@@ -203,7 +209,9 @@ def test_without_a_chat_address_the_reply_box_is_hidden_and_the_rest_works(
     assert 'id="chat"' in html and "Алло" in html and 'id="chat-form"' not in html
 
 
-def test_a_hotline_case_without_chat_lines_has_no_chat_card(client, make_case, specialist, chat_server):
+def test_a_hotline_case_without_chat_lines_has_no_chat_card(
+    client, make_case, specialist, chat_server
+):
     case = make_case()
     client.force_login(specialist)
     assert 'id="chat"' not in _page(client, case)
@@ -226,7 +234,11 @@ def test_sending_from_the_page_with_htmx_shows_the_message_at_once(
     client.force_login(specialist)
     html = _page(client, chat_case)
     rid = _request_id(html)
-    data = {"text": "Здравствуйте, я специалист центра.", "request_id": rid, "version": _v(chat_case)}
+    data = {
+        "text": "Здравствуйте, я специалист центра.",
+        "request_id": rid,
+        "version": _v(chat_case),
+    }
     url = reverse("cases:chat_reply", args=[chat_case.pk])
     response = client.post(url, data, HTTP_HX_REQUEST="true")
     assert response.status_code == 200
@@ -239,7 +251,9 @@ def test_sending_from_the_page_with_htmx_shows_the_message_at_once(
     assert again.status_code == 200 and ChatMessage.objects.count() == 1
 
 
-def test_a_refused_reply_keeps_what_was_typed(client, chat_server, chat_case, specialist, integration):
+def test_a_refused_reply_keeps_what_was_typed(
+    client, chat_server, chat_case, specialist, integration
+):
     case_chat_set_state(
         case=chat_case, state=ChatState.CLOSED_BY_SUBSCRIBER, changed_at=None, actor=integration
     )
@@ -283,7 +297,9 @@ def test_the_polled_log_shows_delivery_states_and_the_attempts(
     assert "Отправить ещё раз" in log
 
 
-def test_a_supervisor_resends_a_refused_reply(client, chat_server, chat_case, specialist, supervisor):
+def test_a_supervisor_resends_a_refused_reply(
+    client, chat_server, chat_case, specialist, supervisor
+):
     chat_server.script(Answer(400))
     message, _ = _reply(chat_case, specialist)
     delivery_send(message.delivery_id)

@@ -219,7 +219,9 @@ def test_a_late_result_after_the_reaper_took_the_row_changes_nothing(chat_server
     assert d.log.count() == 1  # the late attempt is still in the log
 
 
-def test_the_dispatcher_queues_due_and_lost_ones_once(chat_server, django_capture_on_commit_callbacks):
+def test_the_dispatcher_queues_due_and_lost_ones_once(
+    chat_server, django_capture_on_commit_callbacks
+):
     fresh = _enqueue("case:1")  # queued at enqueue: its task is on the broker
     lost = _enqueue("case:2")
     Delivery.objects.filter(pk=lost.pk).update(queued_at=timezone.now() - timedelta(hours=1))
