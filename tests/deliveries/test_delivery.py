@@ -17,15 +17,14 @@ from deliveries.receiver import Answer
 from deliveries.secrets import check_secret
 from deliveries.services import (
     DeliveryConflict,
+    deliveries_dispatch,
+    deliveries_reap,
     delivery_enqueue,
     delivery_resend,
     delivery_send,
-    deliveries_dispatch,
-    deliveries_reap,
     retry_delay,
     sign_headers,
 )
-
 from tests.chat_server import SECRET
 
 pytestmark = pytest.mark.django_db
