@@ -36,6 +36,7 @@ from .models import (
 from .roles import Role
 from .services import (
     case_add_identifier,
+    case_append_message,
     case_assign,
     case_open,
     case_record_step,
@@ -162,6 +163,17 @@ def seed_demo_cases(count: int = 60, *, rng: random.Random | None = None) -> int
             external_id=f"demo-{i}",
         )
         made += 1
+        if source == chat:  # the conversation the chat bot had before a person took it
+            now = timezone.now()
+            for n, (author, text) in enumerate(
+                [("bot", "Здравствуйте! Опишите, пожалуйста, что случилось."),
+                 ("subscriber", case.description or case.summary),
+                 ("bot", "Спасибо. Подключаю специалиста центра, подождите минуту.")]
+            ):  # fmt: skip
+                case_append_message(
+                    case=case, external_id=f"demo-{i}-{n}", author=author, text=text,
+                    sent_at=now + timedelta(seconds=n), actor=chat,
+                )  # fmt: skip
         if i % 3 == 0:
             continue  # a third stay new, in the queue
         actor = rng.choice(specialists)

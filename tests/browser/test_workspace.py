@@ -432,3 +432,54 @@ def test_the_screen_pop_arrives_in_the_open_page_and_opens_a_case(live_server, p
     case = Case.objects.latest("pk")
     assert case.external_id == "pop-1" and Call.objects.get(call_id="pop-1").case == case
     assert page.locator("#calls").count() == 1
+
+
+def test_a_specialist_answers_in_the_chat_and_sees_it_delivered(
+    live_server, page, demo, chat_server, settings
+):
+    """The reply box: the step's words in one click, Ctrl+Enter, the message at once with
+    «отправляется», then «доставлено в чат» by polling; the subscriber leaves and a reply
+    is refused with the reason, the typed text kept."""
+    from cases.models import ChatState
+    from cases.services import case_append_message, case_chat_set_state
+    from deliveries.models import Delivery
+    from deliveries.services import delivery_send
+
+    settings.CHAT_POLL_SECONDS = 0.5
+    telephony = User.objects.get(username="telephony")
+    case = Case.objects.get(channel="chat", subscriber__msisdn=KNOWN_PHONE, status="new")
+    case_append_message(
+        case=case, external_id="b-1", author="subscriber", actor=telephony,
+        text="Мне звонили из банка и просили код из SMS", sent_at=case.created_at,
+    )  # fmt: skip
+    _login(page, live_server.url, "specialist1")
+    page.goto(f"{live_server.url}/cases/{case.pk}/")
+    log = page.locator("#chat-log")
+    assert "просили код из SMS" in log.inner_text()
+    box = page.locator("#chat-text")
+    script = case.playbook_version.steps.exclude(script="").order_by("position")[0].script
+    page.click("text=Вставить слова шага")
+    assert box.input_value() == script
+    box.press("End")
+    box.type(" Я помогу.")
+    box.press("Control+Enter")
+    sent = log.locator(".msg-specialist", has_text="Я помогу.")
+    sent.wait_for()
+    assert "отправляется" in sent.inner_text()
+    assert box.input_value() == ""  # a fresh box for the next message
+    delivery = Delivery.objects.get()
+    delivery_send(delivery.pk)  # the worker's part
+    sent.locator("text=доставлено в чат").wait_for(timeout=5_000)
+    [got] = chat_server.accepted()
+    assert got.body["data"]["text"] == script + " Я помогу."
+    _shot(page, "chat")
+
+    case_chat_set_state(
+        case=case, state=ChatState.CLOSED_BY_SUBSCRIBER, changed_at=None, actor=telephony
+    )
+    page.locator("#chat-log .chat-left").wait_for(timeout=5_000)
+    box.fill("Вы ещё здесь?")
+    box.press("Control+Enter")
+    page.locator("#chat .errorlist", has_text="Абонент закрыл чат").wait_for()
+    assert page.locator("#chat-text").input_value() == "Вы ещё здесь?"
+    assert Delivery.objects.count() == 1
