@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv run migrate seed test test-scale test-fast lint format check bench clean
+.PHONY: venv run migrate seed test test-scale test-fast lint format check bench clean webhook-secret
 
 venv: $(VENV)/.installed
 
@@ -24,11 +24,24 @@ migrate: venv
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# The chat replies go to the test chat backend (deliveries/receiver.py, the Procfile's `chat`)
+# unless CHAT_WEBHOOK_URL names a real one. The demo secret is for that local backend only.
+CHAT_PORT ?= 8025
+DEMO_CHAT_SECRET := whsec_ZnJhdWRjZW50ZXItZGVtby1jaGF0LXNlY3JldC0zMmI=
+
 run: seed
 	@echo ""
 	@echo "  fraudcenter: http://127.0.0.1:$(PORT)/   (admin: http://127.0.0.1:$(PORT)/admin/)"
+	@echo "  test chat backend (gets the replies): http://127.0.0.1:$(CHAT_PORT)/_messages"
 	@echo ""
-	PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile
+	PORT=$(PORT) CHAT_PORT=$(CHAT_PORT) \
+	CHAT_WEBHOOK_URL=$${CHAT_WEBHOOK_URL:-http://127.0.0.1:$(CHAT_PORT)/chat/} \
+	CHAT_WEBHOOK_SECRET=$${CHAT_WEBHOOK_SECRET:-$(DEMO_CHAT_SECRET)} \
+	$(VENV)/bin/honcho start -f Procfile
+
+# A new Standard Webhooks secret for CHAT_WEBHOOK_SECRET (give the same to the chat team).
+webhook-secret:
+	@$(PYTHON) -c "import base64, os; print('whsec_' + base64.b64encode(os.urandom(32)).decode())"
 
 test: venv
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

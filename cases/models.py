@@ -163,7 +163,11 @@ class Case(models.Model):
     # The chat session as the chat backend last reported it (chat cases only; blank: never
     # reported, taken as open). Not a person's change: the version stays.
     chat_state = models.CharField(
-        _("состояние чата"), max_length=24, choices=ChatState.choices, blank=True
+        _("состояние чата"),
+        max_length=24,
+        choices=ChatState.choices,
+        blank=True,
+        db_default="",  # bulk loads (COPY) leave it out
     )
     chat_state_at = models.DateTimeField(_("состояние чата с"), null=True, blank=True)
 
