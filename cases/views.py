@@ -305,7 +305,10 @@ def _chat_context(
     # The prefetched lines (Case.objects.for_detail) or one EXISTS.
     if case.channel != Channel.CHAT and not case.messages.all():
         return {"chat_shown": False}
-    can_reply = chat_replies_enabled() and may(request.user, CaseAction.REPLY, case)
+    # A closed case keeps its conversation; the box is for cases still being worked.
+    can_reply = (
+        case.is_open and chat_replies_enabled() and may(request.user, CaseAction.REPLY, case)
+    )
     script = ""
     if can_reply:
         steps = case_steps(case=case) if steps is None else steps

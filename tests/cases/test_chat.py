@@ -387,3 +387,13 @@ def test_the_chat_backend_reports_the_session_state(chat_case, make_case):
     hotline = make_case()  # opened by the telephony line: not the chat backend's, not a chat
     assert api.post(f"/api/v1/cases/{hotline.pk}/chat-state/", {"state": "open"},
                     format="json").status_code == 404  # fmt: skip
+
+
+def test_a_closed_case_keeps_its_conversation_without_a_reply_box(
+    client, chat_server, chat_case, specialist
+):
+    _reply(chat_case, specialist, text="Всё сделали, спасибо.")
+    Case.objects.filter(pk=chat_case.pk).update(status=Status.CLOSED)
+    client.force_login(specialist)
+    html = _page(client, chat_case)
+    assert "Всё сделали, спасибо." in html and 'id="chat-form"' not in html
