@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import NamedTuple
 
 from django import forms
@@ -335,17 +336,10 @@ def _render_chat(
     error: str = "",
     http_status: int = 200,
 ) -> HttpResponse:
-    """htmx: the chat card again, plus the timeline and the case version out of band."""
-    case = _current(pk)
-    context = {
-        "case": case,
-        "events": list(case.events.all()),
-        "staff_tz": staff_profile_for(request.user).time_zone,
-        "oob": True,
-        "chat_error": error,
-        **_chat_context(request, case, form=form),
-    }
-    return render(request, "cases/_chat.html", context, status=http_status)
+    def panel(case: Case) -> dict:
+        return {"chat_error": error, **_chat_context(request, case, form=form)}
+
+    return _render_panel(request, pk, "cases/_chat.html", panel, http_status)
 
 
 @login_required
@@ -443,7 +437,21 @@ def _render_reminders(
     error: str = "",
     http_status: int = 200,
 ) -> HttpResponse:
-    """htmx: the SMS panel again, plus the timeline and the case version out of band."""
+    def panel(case: Case) -> dict:
+        return _reminders_context(case, form=form, error=error)
+
+    return _render_panel(request, pk, "cases/_reminders.html", panel, http_status)
+
+
+def _render_panel(
+    request: StaffRequest,
+    pk: int,
+    template: str,
+    panel: Callable[[Case], dict],
+    http_status: int,
+) -> HttpResponse:
+    """htmx: one panel of the case page again (the SMS, the chat), plus the timeline and the
+    case version out of band, from the case as it is now."""
     case = _current(pk)
     context = {
         "case": case,
@@ -451,9 +459,9 @@ def _render_reminders(
         "events": list(case.events.all()),
         "staff_tz": staff_profile_for(request.user).time_zone,
         "oob": True,
-        **_reminders_context(case, form=form, error=error),
+        **panel(case),
     }
-    return render(request, "cases/_reminders.html", context, status=http_status)
+    return render(request, template, context, status=http_status)
 
 
 def _add_errors(form: forms.Form, exc: ValidationError) -> None:

@@ -8,9 +8,7 @@ in the order it was written; no row stays "sending"."""
 from __future__ import annotations
 
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -29,7 +27,7 @@ from cases.services import case_assign
 from deliveries.models import Delivery
 from deliveries.receiver import Answer, ChatBackend
 from tests.chat_server import SECRET
-from tests.reminders.test_end_to_end import Redis, _free_port, _wait
+from tests.processes import ProcessGroup, Redis, free_port, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,12 +35,12 @@ BIN = Path(sys.executable).parent
 D = Delivery.Status
 
 
-class Stack:
+class Stack(ProcessGroup):
     def __init__(self, tmp: Path, redis: Redis, backend: ChatBackend) -> None:
         db = connection.settings_dict
         self.tmp, self.hooks = tmp, tmp / "hooks"
         self.hooks.mkdir(exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DEBUG")},
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
@@ -61,22 +59,11 @@ class Stack:
             "CONN_MAX_AGE": "0",
             "SMS_BACKEND": "console",
         }
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.n = 0
-
-    def _start(self, name: str, argv: list[str]) -> subprocess.Popen:
-        self.n += 1
-        log = open(self.tmp / f"{name}-{self.n}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        self.procs[name] = proc
-        return proc
+        super().__init__(tmp, self.env)
 
     def start_web(self) -> None:
         bind = f"127.0.0.1:{self.port}"
-        self._start("web", [str(BIN / "gunicorn"), "fraudcenter.wsgi", "-b", bind, "-w", "1"])
+        self.start("web", [str(BIN / "gunicorn"), "fraudcenter.wsgi", "-b", bind, "-w", "1"])
 
         def up() -> bool:
             try:
@@ -84,35 +71,19 @@ class Stack:
             except requests.RequestException:
                 return False
 
-        _wait(up, 60, "gunicorn")
+        wait_for(up, 60, "gunicorn")
 
     def start_worker(self) -> None:
-        self._start("worker", [str(BIN / "celery"), "-A", "fraudcenter", "worker", "--pool=solo",
+        self.start("worker", [str(BIN / "celery"), "-A", "fraudcenter", "worker", "--pool=solo",
                                "-l", "INFO", "-n", f"w{self.n}@%h", "--without-gossip",
                                "--without-mingle", "--without-heartbeat"])  # fmt: skip
 
     def start_beat(self) -> None:
-        self._start("beat", [str(BIN / "celery"), "-A", "fraudcenter", "beat", "-l", "INFO",
+        self.start("beat", [str(BIN / "celery"), "-A", "fraudcenter", "beat", "-l", "INFO",
                              f"--schedule={self.tmp / 'beat'}"])  # fmt: skip
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
-
-    def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-    def stop(self) -> None:
-        for name in list(self.procs):
-            proc = self.procs.pop(name)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
 
 
 @pytest.fixture
@@ -190,7 +161,7 @@ def test_replies_arrive_once_in_order_and_fast(parts, chat_cases, reply):
         for case in chat_cases:
             started, message = reply(case, f"Ответ {i}: никому не называйте код из SMS.")
             clicks[message["external_id"]] = started
-    _wait(lambda: _statuses() == Counter({D.DELIVERED: 30}), 60, "30 delivered")
+    wait_for(lambda: _statuses() == Counter({D.DELIVERED: 30}), 60, "30 delivered")
     _in_order(backend, chat_cases)
     assert backend.summary()["rejected"] == 0 and backend.summary()["duplicates"] == 0
     latencies = [
@@ -208,7 +179,7 @@ def test_5xx_then_success_and_429_with_retry_after(parts, chat_cases, reply):
     for i in range(5):
         for case in chat_cases:
             reply(case, f"Ответ {i}")
-    _wait(lambda: _statuses() == Counter({D.DELIVERED: 15}), 90, "15 delivered")
+    wait_for(lambda: _statuses() == Counter({D.DELIVERED: 15}), 90, "15 delivered")
     _in_order(backend, chat_cases)
     summary = backend.summary()
     assert summary["requests"] == 15 + 4 and len(summary["accepted"]) == 15
@@ -223,7 +194,7 @@ def test_a_timeout_is_retried_and_the_backend_keeps_each_id_once(parts, chat_cas
     for i in range(3):
         for case in chat_cases:
             reply(case, f"Ответ {i}")
-    _wait(lambda: _statuses() == Counter({D.DELIVERED: 9}), 90, "9 delivered")
+    wait_for(lambda: _statuses() == Counter({D.DELIVERED: 9}), 90, "9 delivered")
     _in_order(backend, chat_cases)
     summary = backend.summary()
     assert len(summary["accepted"]) == 9 and summary["duplicates"] == 3
@@ -235,14 +206,14 @@ def test_a_4xx_is_final_and_a_supervisors_resend_delivers_it(parts, chat_cases, 
     stack.start_worker()
     stack.start_beat()
     _started, first = reply(chat_cases[0], "Первый")
-    _wait(lambda: _statuses() == Counter({D.FAILED: 1}), 30, "refused")
+    wait_for(lambda: _statuses() == Counter({D.FAILED: 1}), 30, "refused")
     _started, second = reply(chat_cases[0], "Второй")  # a refused one does not hold the next
-    _wait(lambda: _statuses() == Counter({D.FAILED: 1, D.DELIVERED: 1}), 30, "the second")
+    wait_for(lambda: _statuses() == Counter({D.FAILED: 1, D.DELIVERED: 1}), 30, "the second")
     _instance, token = AuthToken.objects.create(user=supervisor)
     url = stack.url(f"/api/v1/cases/{chat_cases[0].pk}/replies/{first['id']}/resend/")
     response = requests.post(url, headers={"Authorization": f"Token {token}"}, timeout=10)
     assert response.status_code == 200, response.text
-    _wait(lambda: _statuses() == Counter({D.DELIVERED: 2}), 30, "resent")
+    wait_for(lambda: _statuses() == Counter({D.DELIVERED: 2}), 30, "resent")
     assert [r.body["data"]["text"] for r in backend.accepted()] == ["Второй", "Первый"]
     assert backend.summary()["requests"] == 3
 
@@ -257,7 +228,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_the_backend_keeps_it_onc
     stack.start_worker()
     stack.start_beat()
     reply(chat_cases[0], "Первый")
-    _wait(reached.exists, 60, f"the worker at {point}")
+    wait_for(reached.exists, 60, f"the worker at {point}")
     stack.kill("worker")  # SIGKILL mid-delivery
     assert _statuses() == Counter({D.SENDING: 1})
     assert len(backend.accepted()) == (1 if point == "after_post" else 0)
@@ -265,7 +236,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_the_backend_keeps_it_onc
     for i in range(4):
         reply(chat_cases[0], f"Следом {i}")
     stack.start_worker()
-    _wait(lambda: _statuses() == Counter({D.DELIVERED: 5}), 60, "all delivered")
+    wait_for(lambda: _statuses() == Counter({D.DELIVERED: 5}), 60, "all delivered")
     _in_order(backend, chat_cases)
     summary = backend.summary()
     assert len(summary["accepted"]) == 5

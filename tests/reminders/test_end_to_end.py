@@ -7,8 +7,6 @@ delivered, or "unknown" for a person when a worker died mid-send), nothing sent 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from cases.roles import Role
 from cases.services import case_open
 from reminders.models import Reminder
 from reminders.services import reminder_schedule_manual
+from tests.processes import ProcessGroup, Redis, wait_for
 
 from .smsc import SmscServer
 
@@ -32,50 +31,7 @@ BIN = Path(sys.executable).parent
 S = Reminder.Status
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Redis:
-    """A private redis-server: the shared one is never restarted."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port, self.tmp, self.proc = _free_port(), tmp, None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        _wait(self._up, 10, "redis")
-
-    def _up(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-
-
-class Stack:
+class Stack(ProcessGroup):
     """Worker and beat processes with the environment pointing at our own parts."""
 
     def __init__(self, tmp: Path, redis: Redis, smsc: SmscServer) -> None:
@@ -100,18 +56,10 @@ class Stack:
             "SMS_TEST_HOOK_DIR": str(self.hooks),
             "CONN_MAX_AGE": "0",
         }
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.n = 0
+        super().__init__(tmp, self.env)
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:
-        self.n += 1
-        log = open(self.tmp / f"{name}-{self.n}.log", "w")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "fraudcenter", *args], cwd=ROOT, env=self.env,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        self.procs[name] = proc
-        return proc
+        return self.start(name, [str(BIN / "celery"), "-A", "fraudcenter", *args])
 
     def start_worker(self) -> subprocess.Popen:
         return self._start(
@@ -121,22 +69,6 @@ class Stack:
 
     def start_beat(self) -> subprocess.Popen:
         return self._start("beat", ["beat", "-l", "INFO", f"--schedule={self.tmp / 'beat'}"])
-
-    def kill(self, name: str) -> None:
-        proc = self.procs.pop(name)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-
-    def stop(self) -> None:
-        for name in list(self.procs):
-            proc = self.procs.pop(name)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
 
     def hold(self, point: str) -> Path:
         (self.hooks / f"{point}.hold").touch()
@@ -201,7 +133,7 @@ def test_a_due_reminder_goes_out_once_and_its_receipt_marks_it_delivered(parts, 
     stack.start_worker()
     stack.start_beat()
     ids = make_due(20)
-    _wait(lambda: _statuses(ids) == Counter({S.DELIVERED: 20}), 60, "20 delivered")
+    wait_for(lambda: _statuses(ids) == Counter({S.DELIVERED: 20}), 60, "20 delivered")
     time.sleep(1.5)  # more beat ticks: nothing goes out again
     assert len(smsc.accepted()) == 20 and smsc.receipts_sent == 20
     _no_duplicates(smsc)
@@ -216,7 +148,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(parts, m
     stuck = make_due(5)  # all due before the worker starts: they make one batch
     stack.start_worker()
     stack.start_beat()
-    _wait(reached.exists, 60, f"the worker at {point}")
+    wait_for(reached.exists, 60, f"the worker at {point}")
     stack.kill("worker")  # SIGKILL, exactly at the checkpoint
     sent_before = len(smsc.accepted())
     assert sent_before == (0 if point == "after_claim" else 5)
@@ -225,7 +157,7 @@ def test_a_worker_killed_mid_send_loses_nothing_and_sends_nothing_twice(parts, m
     stack.start_worker()
     later = make_due(5)
     # The reaper turns the dead worker's batch into "unknown" (never resent); the rest go.
-    _wait(lambda: _settled(stuck + later), 60, "all settled")
+    wait_for(lambda: _settled(stuck + later), 60, "all settled")
     assert _statuses(stuck) == Counter({S.UNKNOWN: 5})
     assert _statuses(later) == Counter({S.DELIVERED: 5})
     time.sleep(1.5)
@@ -238,13 +170,13 @@ def test_a_broker_restart_delays_but_loses_and_duplicates_nothing(parts, make_du
     stack.start_worker()
     stack.start_beat()
     first = make_due(5)
-    _wait(lambda: _statuses(first) == Counter({S.DELIVERED: 5}), 60, "first batch")
+    wait_for(lambda: _statuses(first) == Counter({S.DELIVERED: 5}), 60, "first batch")
     redis.stop()  # the broker goes away for a while
     during = make_due(10)
     time.sleep(3)
     assert len(smsc.accepted()) == 5  # nothing can be dispatched without the broker
     redis.start()
-    _wait(lambda: _statuses(during) == Counter({S.DELIVERED: 10}), 90, "after the restart")
+    wait_for(lambda: _statuses(during) == Counter({S.DELIVERED: 10}), 90, "after the restart")
     time.sleep(1.5)
     assert len(smsc.accepted()) == 15
     _no_duplicates(smsc)
@@ -257,9 +189,9 @@ def test_an_smsc_that_refuses_then_comes_back_gets_each_sms_once(parts, make_due
     stack.start_beat()
     ids = make_due(10)
     tried = Reminder.objects.filter(pk__in=ids, attempts__gte=1, status=S.SCHEDULED)
-    _wait(lambda: tried.count() == 10, 60, "a refused try for each")
+    wait_for(lambda: tried.count() == 10, 60, "a refused try for each")
     assert smsc.submits == [] and "bind" in Reminder.objects.get(pk=ids[0]).last_error
     smsc.refuse_bind = False
-    _wait(lambda: _statuses(ids) == Counter({S.DELIVERED: 10}), 60, "delivered after retry")
+    wait_for(lambda: _statuses(ids) == Counter({S.DELIVERED: 10}), 60, "delivered after retry")
     assert len(smsc.accepted()) == 10
     _no_duplicates(smsc)
