@@ -15,6 +15,17 @@ class Channel(models.TextChoices):
     OTHER = "other", _("Другое")
 
 
+class IdentifierKind(models.TextChoices):
+    """What a scammer left behind: how they called, wrote, linked or took the money."""
+
+    PHONE = "phone", _("Номер телефона")
+    SENDER = "sender", _("Имя отправителя SMS")
+    LINK = "link", _("Сайт")
+    CARD = "card", _("Банковская карта")
+    MESSENGER = "messenger", _("Аккаунт в мессенджере")
+    ACCOUNT = "account", _("Банковский счёт")
+
+
 class ChatState(models.TextChoices):
     """The subscriber's chat session, as the chat backend reports it."""
 
