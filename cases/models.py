@@ -20,6 +20,7 @@ from .choices import OUTCOMES_WITHOUT_STEPS as OUTCOMES_WITHOUT_STEPS
 from .choices import TRANSITIONS as TRANSITIONS
 from .choices import Channel as Channel
 from .choices import ChatState as ChatState
+from .choices import IdentifierKind as IdentifierKind
 from .choices import Outcome as Outcome
 from .choices import Status as Status
 from .rules import visible_cases_q
@@ -348,25 +349,62 @@ class StepOutcome(models.Model):
 
 
 class ScammerIdentifier(models.Model):
-    class Kind(models.TextChoices):
-        PHONE = "phone", _("Номер телефона")
-        SENDER = "sender", _("Имя отправителя SMS")
-        LINK = "link", _("Ссылка")
+    """A number, sender name, site, card, messenger account or bank account a scammer used,
+    normalised (cases.identifiers) so that the same thing written differently is one row."""
+
+    Kind = IdentifierKind
+
+    class Verdict(models.TextChoices):
+        NONE = "", _("Не рассмотрен")
+        CONFIRMED = "confirmed", _("Мошеннический")
+        REJECTED = "rejected", _("Не мошеннический")
 
     kind = models.CharField(_("тип"), max_length=16, choices=Kind.choices)
+    # The unique key: E.164, the registrable domain, "card:<keyed hash>", "telegram:@name"…
     value = models.CharField(_("значение"), max_length=500)
+    # What people see: the number formatted, the host, "•••• 1234" (never a full card number).
+    display = models.CharField(_("как показывать"), max_length=200, blank=True, db_default="")
     first_seen_at = models.DateTimeField(_("впервые"), default=timezone.now)
+    last_reported_at = models.DateTimeField(_("последнее сообщение"), null=True, blank=True)
+    # Distinct subscribers who reported it within INTEL_CANDIDATE_WINDOW_DAYS, as of the last
+    # report; kept by intel.services as reports arrive, never by scanning the cases.
+    reporters = models.PositiveIntegerField(_("сообщили абонентов"), db_default=0, default=0)
+    # Since when it waits for a supervisor's decision (reported by enough subscribers).
+    candidate_since = models.DateTimeField(_("кандидат с"), null=True, blank=True)
+    verdict = models.CharField(
+        _("решение"), max_length=16, choices=Verdict.choices, blank=True, db_default="", default=""
+    )
+    verdict_at = models.DateTimeField(_("когда решено"), null=True, blank=True)
+    verdict_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("кто решил"),
+    )
+    verdict_note = models.CharField(_("пояснение"), max_length=500, blank=True, db_default="")
     cases = models.ManyToManyField(Case, through="CaseIdentifier", related_name="identifiers")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["kind", "value"], name="scammer_identifier_unique"),
         ]
+        indexes = [
+            # The review page: candidates waiting, most reported first.
+            models.Index(
+                fields=["-reporters", "-candidate_since"],
+                name="identifier_candidate_idx",
+                condition=Q(candidate_since__isnull=False, verdict=""),
+            ),
+            # The confirmed list (CSV) and decided ones.
+            models.Index(fields=["verdict", "kind", "value"], name="identifier_verdict_idx"),
+        ]
         verbose_name = _("идентификатор мошенника")
         verbose_name_plural = _("идентификаторы мошенников")
 
     def __str__(self) -> str:
-        return self.value
+        return self.display or self.value
 
 
 class CaseIdentifier(models.Model):
@@ -374,6 +412,8 @@ class CaseIdentifier(models.Model):
     identifier = models.ForeignKey(
         ScammerIdentifier, on_delete=models.PROTECT, related_name="links"
     )
+    # As it was reported here (the exact URL of a site; "•••• 1234" for a card, never more).
+    raw = models.CharField(_("как сообщили"), max_length=500, blank=True, db_default="")
     added_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -384,12 +424,42 @@ class CaseIdentifier(models.Model):
             models.UniqueConstraint(fields=["case", "identifier"], name="case_identifier_unique"),
         ]
         # "Seen in N cases" counts this index only.
-        indexes = [models.Index(fields=["identifier", "case"], name="identifier_case_idx")]
+        indexes = [
+            models.Index(fields=["identifier", "case"], name="identifier_case_idx"),
+            # Distinct subscribers within the window: this identifier's recent links.
+            models.Index(fields=["identifier", "created_at"], name="identifier_recent_idx"),
+        ]
         verbose_name = _("идентификатор в обращении")
         verbose_name_plural = _("идентификаторы в обращениях")
 
     def __str__(self) -> str:
         return f"{self.case_id}: {self.identifier_id}"
+
+
+class IdentifierSuggestion(models.Model):
+    """An identifier found in the case's text (a phone number, a site, a card that was
+    masked, a Telegram name), offered to the specialist to add in one click."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="suggestions")
+    kind = models.CharField(_("тип"), max_length=16, choices=IdentifierKind.choices)
+    value = models.CharField(_("значение"), max_length=500)
+    display = models.CharField(_("как показывать"), max_length=200)
+    raw = models.CharField(_("как написано"), max_length=500, blank=True)
+    # Added as an identifier, or dismissed: no longer offered.
+    resolved = models.BooleanField(_("разобрано"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "kind", "value"], name="identifier_suggestion_unique"
+            ),
+        ]
+        verbose_name = _("найденный идентификатор")
+        verbose_name_plural = _("найденные идентификаторы")
+
+    def __str__(self) -> str:
+        return self.display
 
 
 class StaffProfile(models.Model):

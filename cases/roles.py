@@ -16,6 +16,8 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     MANAGER = "manager"
     INTEGRATION = "integration"
+    # The operator's antifraud and blocking systems: read the feed of confirmed identifiers.
+    BLOCKING = "blocking"
 
 
 # How the admin and the pages name the roles.
@@ -24,6 +26,7 @@ ROLE_LABELS = {
     Role.SUPERVISOR: _("старший смены"),
     Role.MANAGER: _("руководитель"),
     Role.INTEGRATION: _("интеграция"),
+    Role.BLOCKING: _("система блокировки (фид)"),
 }
 
 # The people who use the staff pages (integrations are machines).

@@ -109,6 +109,17 @@ rules.add_perm("calls.view_call", is_staff_member | is_integration)
 # Callbacks owed to missed callers: those who take calls.
 rules.add_perm("calls.work_callback", is_specialist | is_supervisor)
 
+@rules.predicate
+def is_blocking_system(user: Any) -> bool:
+    return has_role(user, Role.BLOCKING)
+
+
+# Scammer intelligence: supervisors decide on identifiers; the blocking systems (and the
+# supervisors) read the feed; supervisors and managers see the waves and the figures.
+rules.add_perm("intel.review", is_supervisor)
+rules.add_perm("intel.read_feed", is_blocking_system | is_supervisor)
+rules.add_perm("intel.view_waves", is_supervisor | is_manager)
+
 # Breaks and absences: a supervisor for anyone on the line; a specialist for themself.
 rules.add_perm("cases.set_absence", is_supervisor | (is_specialist & is_self))
 rules.add_perm("cases.view_reports", is_manager | is_supervisor)

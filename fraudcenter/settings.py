@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "reports",
     "calls",
     "deliveries",
+    "intel",
 ]
 
 MIDDLEWARE = [
@@ -325,7 +326,13 @@ CHAT_WEBHOOK_URL = env.str("CHAT_WEBHOOK_URL", default="")
 CHAT_WEBHOOK_SECRET = env.str("CHAT_WEBHOOK_SECRET", default="")
 # How often an open case page asks for new chat lines and delivery states.
 CHAT_POLL_SECONDS = env.float("CHAT_POLL_SECONDS", default=3.0)
-DELIVERY_TARGETS = {"chat": {"URL": CHAT_WEBHOOK_URL, "SECRET": CHAT_WEBHOOK_SECRET}}
+# The blocking systems' push: each confirmed or retracted identifier (intel app).
+FEED_WEBHOOK_URL = env.str("FEED_WEBHOOK_URL", default="")
+FEED_WEBHOOK_SECRET = env.str("FEED_WEBHOOK_SECRET", default="")
+DELIVERY_TARGETS = {
+    "chat": {"URL": CHAT_WEBHOOK_URL, "SECRET": CHAT_WEBHOOK_SECRET},
+    "feed": {"URL": FEED_WEBHOOK_URL, "SECRET": FEED_WEBHOOK_SECRET},
+}
 DELIVERY_CONNECT_TIMEOUT = env.float("DELIVERY_CONNECT_TIMEOUT", default=3.0)  # seconds
 DELIVERY_TIMEOUT = env.float("DELIVERY_TIMEOUT", default=10.0)  # seconds to wait for the answer
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=10)
@@ -344,6 +351,23 @@ DELIVERY_TASK_BUDGET = env.float("DELIVERY_TASK_BUDGET", default=30.0)  # one ta
 DELIVERY_TEST_HOOK_DIR = env.str("DELIVERY_TEST_HOOK_DIR", default="")
 if CHAT_WEBHOOK_URL:
     check_secret(CHAT_WEBHOOK_SECRET, "CHAT_WEBHOOK_SECRET")
+if FEED_WEBHOOK_URL:
+    check_secret(FEED_WEBHOOK_SECRET, "FEED_WEBHOOK_SECRET")
+
+# --- Scammer intelligence (intel app) ------------------------------------------------------
+# An identifier reported by this many distinct subscribers within the window waits for a
+# supervisor's decision on the review page.
+INTEL_CANDIDATE_MIN_SUBSCRIBERS = env.int("INTEL_CANDIDATE_MIN_SUBSCRIBERS", default=3)
+INTEL_CANDIDATE_WINDOW_DAYS = env.int("INTEL_CANDIDATE_WINDOW_DAYS", default=30)
+# A wave: at least WAVE_MIN_SUBSCRIBERS distinct subscribers within WAVE_WINDOW_MINUTES, and
+# at least WAVE_RATE_FACTOR times the key's usual hourly rate over WAVE_BASELINE_DAYS.
+WAVE_MIN_SUBSCRIBERS = env.int("WAVE_MIN_SUBSCRIBERS", default=5)
+WAVE_WINDOW_MINUTES = env.int("WAVE_WINDOW_MINUTES", default=60)
+WAVE_RATE_FACTOR = env.float("WAVE_RATE_FACTOR", default=3.0)
+WAVE_BASELINE_DAYS = env.int("WAVE_BASELINE_DAYS", default=7)
+# The key of the card numbers' hash (HMAC-SHA256); default: derived from SECRET_KEY. Set it
+# explicitly where card hashes must match across installations.
+INTEL_CARD_HASH_KEY = env.str("INTEL_CARD_HASH_KEY", default="")
 if DELIVERY_SENDING_TIMEOUT <= DELIVERY_CONNECT_TIMEOUT + DELIVERY_TIMEOUT:
     raise ImproperlyConfigured("DELIVERY_SENDING_TIMEOUT must exceed the two timeouts.")
 

@@ -10,6 +10,7 @@ from calls.urls import api_urlpatterns as calls_api_urls
 from calls.urls import cti_urlpatterns as cti_urls
 from fraudcenter import ops
 from fraudcenter.api_docs import RedocView, SwaggerView
+from intel.urls import api_urlpatterns as intel_api_urls
 from reminders.urls import api_urlpatterns as reminder_api_urls
 from reminders.urls import callback_urlpatterns as sms_callback_urls
 
@@ -32,6 +33,8 @@ urlpatterns = [
     *cti_urls,  # /api/v1/cti/<token>: the PBX's push
     *calls_api_urls,  # /api/v1/calls/, /api/v1/callbacks/
     path("", include("calls.urls")),
+    path("", include("intel.urls")),
+    *intel_api_urls,  # /api/v1/feed/…
     path("reports/", include("reports.urls")),
     path("api/v1/reports/", include("reports.api_urls")),
     path("", include("cases.urls")),

@@ -20,6 +20,7 @@ from cases.models import Case, Channel, Outcome, Status
 from cases.personal_data import mask_name as mask_name
 from cases.personal_data import mask_phone as mask_phone
 from fraudcenter.db_router import reports_db_alias
+from fraudcenter.csv_cells import FORMULA_STARTS, neutralise
 from fraudcenter.logging import mask_phones
 from playbooks.models import Priority
 
@@ -153,14 +154,6 @@ def _labels(path: str, labels: dict[Any, str]) -> DbCase:
     )
 
 
-# A text cell a spreadsheet would run as a formula (OWASP, "CSV injection"): it starts with
-# one of these. The CSV gets a leading apostrophe (shown as text, not evaluated); the XLSX
-# writes every text as a string cell.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(text: str) -> str:
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _neutralised(expression: Any) -> _Sql:

@@ -1,0 +1,180 @@
+"""Scammer intelligence as cases arrive: counting who reported what (candidates), waves of
+one scheme, supervisors' decisions and the feed for the blocking systems.
+
+Incremental: each new case or identifier link costs a few indexed queries on that one key
+(its recent links, its recent sightings); nothing scans all cases."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.models import Case, CaseIdentifier, ScammerIdentifier
+from deliveries.services import delivery_enqueue, target_enabled
+
+from .access import require_review
+from .models import FeedEntry, IdentifierDecision, Sighting, Wave
+
+logger = logging.getLogger(__name__)
+V = ScammerIdentifier.Verdict
+FEED_TARGET = "feed"  # settings.DELIVERY_TARGETS
+
+
+class DecisionConflict(Exception):
+    """Someone decided on the identifier since the person looked at it."""
+
+
+# --- Reports as they arrive -------------------------------------------------------------------
+
+
+def identifier_reported(*, link: CaseIdentifier, subscriber_id: int) -> None:
+    """A case got an identifier: recount its distinct reporters within the window (its own
+    recent links, by index), make it a candidate when enough, and count it for waves."""
+    now = link.created_at
+    since = now - timedelta(days=settings.INTEL_CANDIDATE_WINDOW_DAYS)
+    reporters = (
+        CaseIdentifier.objects.filter(identifier_id=link.identifier_id, created_at__gte=since)
+        .values("case__subscriber_id")
+        .distinct()
+        .count()
+    )
+    fields: dict = {"reporters": reporters, "last_reported_at": now}
+    if reporters >= settings.INTEL_CANDIDATE_MIN_SUBSCRIBERS:
+        ScammerIdentifier.objects.filter(
+            pk=link.identifier_id, candidate_since__isnull=True
+        ).update(candidate_since=now)
+    ScammerIdentifier.objects.filter(pk=link.identifier_id).update(**fields)
+    sight(f"identifier:{link.identifier_id}", subscriber_id, link.case_id, now,
+          identifier_id=link.identifier_id)  # fmt: skip
+
+
+def case_reported(*, case: Case) -> None:
+    """A new case: one more victim of its category's scheme, for the waves."""
+    sight(f"category:{case.category_id}", case.subscriber_id, case.pk, case.created_at,
+          category_id=case.category_id)  # fmt: skip
+
+
+def sight(
+    key: str, subscriber_id: int, case_id: int, now: datetime, *,
+    identifier_id: int | None = None, category_id: int | None = None,
+) -> Wave | None:  # fmt: skip
+    """Record one report and open (or grow) the key's wave when it is one: at least
+    WAVE_MIN_SUBSCRIBERS distinct subscribers within the window, and WAVE_RATE_FACTOR times
+    the usual hourly rate of the baseline days before it."""
+    Sighting.objects.create(key=key, subscriber_id=subscriber_id, case_id=case_id, seen_at=now)
+    window = now - timedelta(minutes=settings.WAVE_WINDOW_MINUTES)
+    recent = (
+        Sighting.objects.filter(key=key, seen_at__gt=window, seen_at__lte=now)
+        .values("subscriber_id")
+        .distinct()
+        .count()
+    )
+    if recent < settings.WAVE_MIN_SUBSCRIBERS:
+        return None
+    usual = usual_per_hour(key, now)
+    if recent < settings.WAVE_RATE_FACTOR * usual:
+        return None
+    wave = Wave.objects.select_for_update().filter(key=key, ended_at__isnull=True).first()
+    if wave is not None and wave.last_at <= window:  # the earlier surge had died down
+        wave.ended_at = wave.last_at
+        wave.save(update_fields=["ended_at"])
+        wave = None
+    if wave is None:
+        wave = Wave.objects.create(
+            key=key, identifier_id=identifier_id, category_id=category_id, started_at=now,
+            last_at=now, subscribers=recent, usual_per_hour=usual,
+        )  # fmt: skip
+        logger.warning("wave started: %s, %s subscribers within the window", key, recent)
+        return wave
+    wave.last_at = max(wave.last_at, now)
+    wave.subscribers = max(wave.subscribers, recent)
+    wave.save(update_fields=["last_at", "subscribers"])
+    return wave
+
+
+def usual_per_hour(key: str, now: datetime) -> float:
+    """Reports per hour over the baseline days before the current window (one index range)."""
+    window = now - timedelta(minutes=settings.WAVE_WINDOW_MINUTES)
+    start = window - timedelta(days=settings.WAVE_BASELINE_DAYS)
+    past = Sighting.objects.filter(key=key, seen_at__gt=start, seen_at__lte=window).count()
+    return past / (settings.WAVE_BASELINE_DAYS * 24)
+
+
+# --- Decisions and the feed -------------------------------------------------------------------
+
+
+@transaction.atomic
+def identifier_decide(
+    *, identifier: ScammerIdentifier, verdict: str, actor: User, seen: str | None = None,
+    note: str = "",
+) -> ScammerIdentifier:  # fmt: skip
+    """A supervisor confirms an identifier as a scammer's, marks it as not (a bank's real
+    number, a marketplace), or takes the decision back (verdict ""). `seen` is the verdict
+    the person looked at: if someone decided since, the decision is refused.
+
+    Confirming puts it on the feed; taking a confirmation back retracts it there. The same
+    decision twice changes nothing."""
+    require_review(actor)
+    if verdict not in V.values:
+        raise ValidationError({"verdict": _("Неизвестное решение.")})
+    note = note.strip()
+    if len(note) > 500:
+        raise ValidationError({"note": _("Не больше 500 символов.")})
+    locked = ScammerIdentifier.objects.select_for_update().get(pk=identifier.pk)
+    if locked.verdict == verdict:
+        return locked
+    if seen is not None and locked.verdict != seen:
+        raise DecisionConflict(
+            _("Решение уже принял другой сотрудник: %(now)s. Обновите страницу.")
+            % {"now": locked.get_verdict_display()}
+        )
+    previous = locked.verdict
+    now = timezone.now()
+    locked.verdict, locked.verdict_note = verdict, note
+    locked.verdict_at, locked.verdict_by = (now, actor) if verdict else (None, None)
+    locked.save(update_fields=["verdict", "verdict_note", "verdict_at", "verdict_by"])
+    IdentifierDecision.objects.create(
+        identifier=locked, verdict=verdict, previous=previous, note=note, actor=actor
+    )
+    if verdict == V.CONFIRMED:
+        _feed(locked, FeedEntry.Action.CONFIRMED, now)
+    elif previous == V.CONFIRMED:
+        _feed(locked, FeedEntry.Action.RETRACTED, now)
+    return locked
+
+
+def _feed(identifier: ScammerIdentifier, action: str, now: datetime) -> FeedEntry:
+    """The feed row and, when FEED_WEBHOOK_URL is set, its signed push (the outbound
+    delivery the chat uses: after commit, retried, in order per identifier)."""
+    entry = FeedEntry.objects.create(
+        identifier=identifier, action=action, kind=identifier.kind, value=identifier.value,
+        display=identifier.display or identifier.value, created_at=now,
+    )  # fmt: skip
+    if target_enabled(FEED_TARGET):
+        delivery_enqueue(
+            target=FEED_TARGET,
+            event_type=f"identifier.{action}",
+            # The identifier's row lock orders its changes; ids follow commit order per key.
+            ordering_key=f"identifier:{identifier.pk}",
+            data=feed_item(entry),
+        )
+    return entry
+
+
+def feed_item(entry: FeedEntry) -> dict:
+    """One feed change as the API and the push give it."""
+    return {
+        "seq": entry.pk,
+        "action": entry.action,
+        "kind": entry.kind,
+        "value": entry.value,
+        "display": entry.display,
+        "changed_at": entry.created_at,
+    }
