@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
@@ -29,8 +29,9 @@ from rest_framework.test import APIClient
 
 from calls.models import Callback
 from calls.services import cti_endpoint_create
-from cases.models import Case, ChatMessage
-from cases.services import case_assign, case_chat_reply
+from cases.models import Case, ChatMessage, ScammerIdentifier
+from cases.roles import Role
+from cases.services import case_add_identifier, case_assign, case_chat_reply
 from deliveries.models import Delivery
 from reminders.models import Reminder
 from reminders.services import reminder_schedule_manual
@@ -40,7 +41,16 @@ from tests.chat_server import SECRET
 
 pytestmark = pytest.mark.django_db
 
-CALLERS = ("anon", "badtoken", "integration", "specialist", "supervisor", "manager", "admin")
+CALLERS = (
+    "anon",
+    "badtoken",
+    "integration",
+    "blocking",
+    "specialist",
+    "supervisor",
+    "manager",
+    "admin",
+)
 
 
 @dataclass
@@ -54,6 +64,7 @@ class World:
     cti_token: str
     chat_case: Case
     chat_message: ChatMessage
+    identifier: ScammerIdentifier
 
 
 @dataclass(frozen=True)
@@ -72,13 +83,16 @@ def _same(answer: int | str, **overrides: int | str) -> dict[str, int | str]:
 def _staff_page(ok: int | str, **overrides: int | str) -> dict[str, int | str]:
     """A staff page: anonymous and token callers go to the login page (no session); the
     integration account and the admin have no workspace role."""
-    base = {"anon": "login", "badtoken": "login", "integration": "login", "admin": 403}
+    base = {
+        "anon": "login", "badtoken": "login", "integration": "login", "blocking": "login",
+        "admin": 403,
+    }  # fmt: skip
     return {c: overrides.get(c, base.get(c, ok)) for c in CALLERS}
 
 
 def _api(ok: int, **overrides: int | str) -> dict[str, int | str]:
     """An API endpoint: 401 without valid credentials, 403 for a session without a role."""
-    base = {"anon": 401, "badtoken": 401, "admin": 403}
+    base = {"anon": 401, "badtoken": 401, "admin": 403, "blocking": 403}
     return {c: overrides.get(c, base.get(c, ok)) for c in CALLERS}
 
 
@@ -272,6 +286,26 @@ MATRIX: dict[tuple[str, str], Row] = {
         _staff_page(302, manager=403),
         body=lambda w: {"version": version(w)},
     ),  # fmt: skip
+    # --- scammer intelligence -----------------------------------------------------------------
+    ("intel:review", "GET"): Row(
+        "GET", p("/intel/review/"), _staff_page(200, specialist=403, manager=403)
+    ),
+    ("intel:decide", "POST"): Row(
+        "POST",
+        lambda w: f"/intel/identifiers/{w.identifier.pk}/decide/",
+        _staff_page(302, specialist=403, manager=403),
+        body=lambda w: {"verdict": "confirmed", "seen": ""},
+    ),  # fmt: skip
+    ("intel:confirmed_csv", "GET"): Row(
+        "GET", p("/intel/confirmed.csv"), _staff_page(200, specialist=403, manager=403)
+    ),  # fmt: skip
+    ("intel:waves", "GET"): Row("GET", p("/intel/waves/"), _staff_page(200, specialist=403)),
+    # The feed: the blocking systems' own role, and supervisors; integrations may not.
+    ("api_feed", "GET"): Row(
+        "GET",
+        p("/api/v1/feed/identifiers/"),
+        _api(200, integration=403, specialist=403, manager=403, blocking=200),
+    ),  # fmt: skip
     ("cases:chat_log", "GET"): Row(
         "GET", lambda w: f"/cases/{w.chat_case.pk}/chat/", _staff_page(200)
     ),  # fmt: skip
@@ -422,6 +456,8 @@ def world(make_case, specialist, supervisor, manager, integration, settings) -> 
     settings.SMS_CALLBACK_SECRET = "matrix-secret"
     cache.clear()  # the budget of wrong tokens per address is kept in the cache
     admin = User.objects.create_superuser("root", password="pass-Secret-611")
+    blocking = User.objects.create_user("antifraud-feed")
+    blocking.groups.add(Group.objects.get(name=Role.BLOCKING))
     case = case_assign(case=make_case(), assignee=specialist, actor=supervisor)
     reminder, _ = reminder_schedule_manual(
         case=case, text="Обращение принято.", send_after=None, request_id="matrix",
@@ -430,7 +466,7 @@ def world(make_case, specialist, supervisor, manager, integration, settings) -> 
     job = ExportJob.objects.create(owner=manager, format="xlsx", columns=["number"])
     users = {
         "specialist": specialist, "supervisor": supervisor, "manager": manager,
-        "integration": integration, "admin": admin,
+        "integration": integration, "admin": admin, "blocking": blocking,
     }  # fmt: skip
     step_id = case.playbook_version.steps.get(position=1).pk
     callback = Callback.objects.create(subscriber=case.subscriber, due_at=timezone.now())
@@ -444,6 +480,8 @@ def world(make_case, specialist, supervisor, manager, integration, settings) -> 
     return World(
         case=case, step_id=step_id, reminder=reminder, job=job, users=users,
         callback=callback, cti_token=cti_token, chat_case=chat_case, chat_message=chat_message,
+        identifier=case_add_identifier(case=case, kind="phone", value="+74950001122",
+                                       actor=specialist),
     )  # fmt: skip
 
 
@@ -454,8 +492,8 @@ def _client(caller: str, w: World) -> Client:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 64)
         return client
-    if caller == "integration":
-        return token_client(w.users["integration"])
+    if caller in ("integration", "blocking"):
+        return token_client(w.users[caller])
     client = APIClient()
     client.force_login(w.users[caller])
     return client
