@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from playbooks.models import Step
 
-from .models import Case, CaseQuerySet, ChatMessage
+from .models import Case, CaseQuerySet, ChatMessage, IdentifierSuggestion
 
 
 class CaseAction(StrEnum):
@@ -108,6 +108,14 @@ def access_chat_message(case: Case, message_id: int) -> ChatMessage:
     if message is None:
         raise Http404(_("Сообщение не найдено."))
     return message
+
+
+def access_suggestion(case: Case, suggestion_id: int) -> IdentifierSuggestion:
+    """An identifier found in this case's texts; any other answers 404."""
+    suggestion = IdentifierSuggestion.objects.filter(pk=suggestion_id, case=case).first()
+    if suggestion is None:
+        raise Http404(_("Предложение не найдено."))
+    return suggestion
 
 
 def may_assign(user: Any) -> bool:

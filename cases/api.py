@@ -38,6 +38,7 @@ from .access import (
     access_case,
     access_case_step,
     access_chat_message,
+    access_suggestion,
     may,
     may_see_personal_data,
     must_send_idempotency_key,
@@ -71,6 +72,7 @@ from .services import (
     case_chat_set_state,
     case_open_with_steps,
     case_record_step,
+    case_resolve_suggestion,
     case_set_status,
     case_update,
 )
@@ -477,6 +479,33 @@ class CaseChatResendApi(APIView):
         return Response(
             s.ChatMessageSerializer(message, context=personal_data_context(request)).data
         )
+
+
+class CaseSuggestionApi(APIView):
+    """An identifier found in the case's texts (the detail's `suggestions`): add it to the
+    case, or dismiss it (the staff page's «Добавить» / «Не то»)."""
+
+    permission_classes = API_PERMISSIONS
+
+    @extend_schema(
+        operation_id="cases_suggestions_resolve",
+        parameters=[IF_MATCH_HEADER],
+        request=s.SuggestionInputSerializer,
+        responses={200: s.SuggestionResultSerializer, **WRITE_ERRORS},
+    )
+    def post(self, request: ApiRequest, case_id: int, suggestion_id: int) -> Response:
+        case = access_case(request.user, case_id, for_=CaseAction.WORK)
+        suggestion = access_suggestion(case, suggestion_id)
+        expected = parse_if_match(request)
+        data = s.SuggestionInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        identifier = case_resolve_suggestion(
+            case=case, suggestion=suggestion, accept=data.validated_data["action"] == "add",
+            actor=request.user, expected_version=expected,
+        )  # fmt: skip
+        if identifier is not None:
+            identifier.case_count = identifier_case_count(identifier=identifier)  # type: ignore[attr-defined]  # the list's annotation, filled by hand
+        return Response(s.SuggestionResultSerializer({"identifier": identifier}).data)
 
 
 class CaseChatStateApi(APIView):

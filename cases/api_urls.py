@@ -23,6 +23,11 @@ urlpatterns = [
     ),
     path("cases/<int:case_id>/replies/", api.CaseChatReplyApi.as_view(), name="case-replies"),
     path(
+        "cases/<int:case_id>/suggestions/<int:suggestion_id>/",
+        api.CaseSuggestionApi.as_view(),
+        name="case-suggestion",
+    ),
+    path(
         "cases/<int:case_id>/replies/<int:message_id>/resend/",
         api.CaseChatResendApi.as_view(),
         name="case-reply-resend",

@@ -195,6 +195,13 @@ class IdentifierForm(CaseWriteForm):
     )
 
 
+class SuggestionForm(CaseWriteForm):
+    action = forms.ChoiceField(
+        choices=[("add", _("Добавить")), ("dismiss", _("Не то"))],
+        error_messages={"required": STALE_FORM, "invalid_choice": STALE_FORM},
+    )
+
+
 class ChatReplyForm(CaseWriteForm):
     """A specialist's answer in the subscriber's chat; `request_id` made when the form is
     rendered, so a double submit (Ctrl+Enter twice, a retry) is one message."""

@@ -65,6 +65,10 @@ class CaseQuerySet(models.QuerySet["Case"]):
             models.Prefetch("step_outcomes", queryset=StepOutcome.objects.select_related("actor")),
             # With each reply's delivery state (a join: the same one query).
             models.Prefetch("messages", queryset=ChatMessage.objects.select_related("delivery")),
+            # Identifiers found in its texts, not yet added or dismissed.
+            models.Prefetch(
+                "suggestions", queryset=IdentifierSuggestion.objects.filter(resolved=False)
+            ),
             "calls",  # the calls it was opened from (calls.Call.case), by the reverse relation
         )
 
@@ -253,6 +257,7 @@ class CaseEvent(models.Model):
         SMS_FAILED = "sms_failed", _("SMS не отправлено")
         SMS_CANCELLED = "sms_cancelled", _("SMS отменено")
         CHAT_STATE = "chat_state", _("Состояние чата")
+        MASKED = "masked", _("Скрыты секреты")
 
     case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(_("тип"), max_length=32, choices=Kind.choices)

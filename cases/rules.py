@@ -109,6 +109,7 @@ rules.add_perm("calls.view_call", is_staff_member | is_integration)
 # Callbacks owed to missed callers: those who take calls.
 rules.add_perm("calls.work_callback", is_specialist | is_supervisor)
 
+
 @rules.predicate
 def is_blocking_system(user: Any) -> bool:
     return has_role(user, Role.BLOCKING)

@@ -22,6 +22,7 @@ from .models import (
     Channel,
     ChatMessage,
     ChatState,
+    IdentifierSuggestion,
     Outcome,
     ScammerIdentifier,
     Status,
@@ -310,7 +311,7 @@ class IdentifierSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ScammerIdentifier
-        fields = ["id", "kind", "value", "first_seen_at", "case_count"]
+        fields = ["id", "kind", "value", "display", "first_seen_at", "case_count"]
 
 
 class ChatMessageSerializer(MasksPersonalData, serializers.ModelSerializer):
@@ -337,6 +338,12 @@ class ReminderSerializer(MasksPersonalData, serializers.ModelSerializer):
         fields = ["id", "step", "text", "parts", "send_after", "status", "sent_at", "delivered_at"]
 
 
+class SuggestionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IdentifierSuggestion
+        fields = ["id", "kind", "value", "display"]
+
+
 class CaseDetailSerializer(CaseCreatedSerializer):
     text_fields = ("summary", "description")
 
@@ -347,13 +354,15 @@ class CaseDetailSerializer(CaseCreatedSerializer):
     created_by = UserRefSerializer(read_only=True, allow_null=True)
     timeline = CaseEventSerializer(source="events", many=True, read_only=True)
     messages = ChatMessageSerializer(many=True, read_only=True)
+    # Identifiers found in its texts, offered to add (POST …/suggestions/{id}/).
+    suggestions = SuggestionSerializer(many=True, read_only=True)
     identifiers = serializers.SerializerMethodField()
     reminders = ReminderSerializer(many=True, read_only=True)
 
     class Meta(CaseCreatedSerializer.Meta):
         fields = [*CaseCreatedSerializer.Meta.fields, "description", "created_by", "updated_at",
                   "first_action_at", "resolved_at", "closed_at", "timeline", "messages",
-                  "identifiers", "reminders"]  # fmt: skip
+                  "suggestions", "identifiers", "reminders"]  # fmt: skip
 
     @extend_schema_field(PinnedPlaybookSerializer(allow_null=True))
     def get_playbook(self, case: Case) -> dict | None:
@@ -445,6 +454,14 @@ class ChatMessageInputSerializer(StrictInput):
     author = serializers.ChoiceField(choices=ChatMessage.Author.choices)
     text = serializers.CharField(max_length=10_000)
     sent_at = DateTimeField()
+
+
+class SuggestionInputSerializer(StrictInput):
+    action = serializers.ChoiceField(choices=[("add", "add"), ("dismiss", "dismiss")])
+
+
+class SuggestionResultSerializer(serializers.Serializer):
+    identifier = IdentifierSerializer(allow_null=True, help_text="Добавленный (null: отклонено)")
 
 
 class ChatReplyInputSerializer(StrictInput):

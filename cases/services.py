@@ -3,12 +3,10 @@ every entry point (staff pages, API, admin, commands) goes through these."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
@@ -37,6 +35,8 @@ from reminders.services import (
 )
 
 from .access import may_assign, may_set_absence, may_take, require_supervisor
+from .identifiers import Normalized, normalize
+from .masking import Finding, describe, find_identifiers, mask_secrets
 from .models import (
     OUTCOMES_CANCELLING_SMS,
     OUTCOMES_WITHOUT_STEPS,
@@ -47,6 +47,8 @@ from .models import (
     Channel,
     ChatMessage,
     ChatState,
+    IdentifierKind,
+    IdentifierSuggestion,
     Outcome,
     ScammerIdentifier,
     StaffProfile,
@@ -125,6 +127,8 @@ def case_open_with_steps(
         raise ValidationError({"money_amount": _("Сумма не может быть отрицательной.")})
     if money_amount and not money_lost:
         money_lost = True
+    summary, found_in_summary = scrub(summary)
+    description, found_in_description = scrub(description)
     subscriber, _created = subscriber_get_or_create(
         phone=phone, name=subscriber_name, time_zone=time_zone
     )
@@ -161,6 +165,7 @@ def case_open_with_steps(
     case.number = f"{now.year % 100:02d}-{case.pk:06d}"
     Case.objects.filter(pk=case.pk).update(number=case.number)
     _event(case, CaseEvent.Kind.CREATED, actor, channel=channel, urgent=urgent)
+    _offer(case, found_in_summary + found_in_description, [summary, description], actor, "case")
     # The pinned version's steps, read once: its on_open SMS are scheduled in this transaction
     # (+2 bulk inserts if any) and the caller shows the steps without another query.
     version_id = case.playbook_version_id
@@ -280,6 +285,11 @@ def case_update(
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValueError(f"not updatable here: {sorted(unknown)}")
+    findings: list[Finding] = []
+    for field in ("summary", "description"):
+        if field in changes:
+            changes[field], found = scrub(changes[field] or "")
+            findings += found
     case = _lock(case, expected_version)
     diff = {}
     for field, value in changes.items():
@@ -292,6 +302,8 @@ def case_update(
     case.full_clean(exclude=["number", "subscriber", "playbook_version"])
     _save(case, list(diff), actor)
     _event(case, CaseEvent.Kind.UPDATED, actor, changes=diff)
+    texts = [changes[f] for f in ("summary", "description") if f in diff]
+    _offer(case, findings, texts, actor, "case")
     return case
 
 
@@ -365,9 +377,12 @@ def case_add_note(
     if not text:
         raise ValidationError({"text": _("Заметка пуста.")})
     _check_length("text", text, NOTE_MAX_LENGTH)
+    text, findings = scrub(text)
     case = _lock(case, expected_version)
     _save(case, [], actor)
-    return _event(case, CaseEvent.Kind.NOTE, actor, text)
+    note = _event(case, CaseEvent.Kind.NOTE, actor, text)
+    _offer(case, findings, [text], actor, "note")
+    return note
 
 
 @transaction.atomic
@@ -389,6 +404,7 @@ def case_record_step(
     if result not in StepOutcome.Result.values:
         raise ValidationError({"result": _("Неизвестный результат шага.")})
     _check_length("note", note, STEP_NOTE_MAX_LENGTH)
+    note, findings = scrub(note)
     outcome, _created = StepOutcome.objects.update_or_create(
         case=case,
         step=step,
@@ -396,55 +412,92 @@ def case_record_step(
     )
     _save(case, [], actor)
     _event(case, CaseEvent.Kind.STEP, actor, note, step=step.pk, title=step.title, result=result)
+    _offer(case, findings, [note], actor, "step")
     if result == StepOutcome.Result.DONE and step.sms_trigger == Step.SmsTrigger.ON_DONE:
         reminder_schedule_for_step(case=case, step=step, actor=actor)
     return outcome
-
-
-def normalize_identifier(kind: str, value: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise ValidationError({"value": _("Укажите значение.")})
-    if kind == ScammerIdentifier.Kind.PHONE:
-        digits = re.sub(r"[^\d+]", "", value)
-        try:
-            return normalize_msisdn(value)
-        except ValidationError:
-            # Short numbers and spoofed foreign numbers are still worth counting, as digits.
-            if not re.fullmatch(r"\+?\d{3,15}", digits):
-                raise ValidationError({"value": _("Номер указан неверно.")}) from None
-            return digits
-    if kind == ScammerIdentifier.Kind.SENDER:
-        return re.sub(r"\s+", " ", value).upper()[:64]
-    if kind == ScammerIdentifier.Kind.LINK:
-        raw = value if "://" in value else f"http://{value}"
-        try:
-            parts = urlsplit(raw)
-            host = (parts.hostname or "").lower().removeprefix("www.")
-        except ValueError:  # "000[" and the like: urlsplit refuses a broken IPv6 host
-            raise ValidationError({"value": _("Ссылка указана неверно.")}) from None
-        if not host or "." not in host:
-            raise ValidationError({"value": _("Ссылка указана неверно.")})
-        return f"{host}{parts.path.rstrip('/')}" + (f"?{parts.query}" if parts.query else "")
-    raise ValidationError({"kind": _("Неизвестный тип идентификатора.")})
 
 
 @transaction.atomic
 def case_add_identifier(
     *, case: Case, kind: str, value: str, actor: User, expected_version: int | None = None
 ) -> ScammerIdentifier:
-    """Link a scammer identifier to the case. Linking one that is already there changes
+    """Link a scammer identifier to the case, normalised (cases.identifiers) so that the same
+    thing written differently is one identifier. Linking one that is already there changes
     nothing and is not refused for a stale version (a retried request)."""
-    normalized = normalize_identifier(kind, value)
+    return _link_identifier(case, normalize(kind, value), actor, expected_version)
+
+
+def _link_identifier(
+    case: Case, found: Normalized, actor: User, expected_version: int | None
+) -> ScammerIdentifier:
     case = _lock(case, None)
-    identifier, _created = ScammerIdentifier.objects.get_or_create(kind=kind, value=normalized)
+    identifier, _created = ScammerIdentifier.objects.get_or_create(
+        kind=found.kind, value=found.value, defaults={"display": found.display}
+    )
     if CaseIdentifier.objects.filter(case=case, identifier=identifier).exists():
         return identifier
     _check_version(case, expected_version)
-    CaseIdentifier.objects.create(case=case, identifier=identifier, added_by=actor)
+    # With the case object: intel's counting (a signal) reads its subscriber without a query.
+    CaseIdentifier.objects.create(case=case, identifier=identifier, raw=found.raw, added_by=actor)
+    IdentifierSuggestion.objects.filter(case=case, kind=found.kind, value=found.value).update(
+        resolved=True
+    )
     _save(case, [], actor)
-    _event(case, CaseEvent.Kind.IDENTIFIER, actor, identifier_kind=kind, value=normalized)
+    _event(case, CaseEvent.Kind.IDENTIFIER, actor, identifier_kind=found.kind, value=found.display)
     return identifier
+
+
+@transaction.atomic
+def case_resolve_suggestion(
+    *, case: Case, suggestion: IdentifierSuggestion, accept: bool, actor: User,
+    expected_version: int | None = None,
+) -> ScammerIdentifier | None:  # fmt: skip
+    """One click on an identifier found in the case's texts: add it, or dismiss it."""
+    if suggestion.case_id != case.pk:
+        raise ValidationError(_("Это предложение другого обращения."))
+    if not accept:
+        _check_version(_lock(case, None), expected_version)
+        IdentifierSuggestion.objects.filter(pk=suggestion.pk).update(resolved=True)
+        return None
+    found = Normalized(
+        kind=suggestion.kind, value=suggestion.value, display=suggestion.display,
+        raw=suggestion.raw or suggestion.display,
+    )  # fmt: skip
+    return _link_identifier(case, found, actor, expected_version)
+
+
+# --- Secrets never stored; identifiers found in texts -----------------------------------------
+
+
+def scrub(text: str) -> tuple[str, list[Finding]]:
+    """The text with one-time codes, card numbers, CVV and passwords masked (cases.masking)."""
+    return mask_secrets(text) if text else (text, [])
+
+
+def _offer(
+    case: Case, findings: list[Finding], texts: list[str], actor: User | None, source: str
+) -> None:
+    """What the texts reveal, after they were saved masked: identifiers found in them offered
+    to the specialist (the subscriber's own number is not), and what was masked said in the
+    timeline. No query when there is nothing to offer or say."""
+    found = [f.identifier for f in findings if f.identifier is not None]
+    for text in texts:
+        found.extend(find_identifiers(text) if text else [])
+    if found:
+        own = str(case.subscriber.msisdn)
+        IdentifierSuggestion.objects.bulk_create(
+            [
+                IdentifierSuggestion(
+                    case=case, kind=n.kind, value=n.value, display=n.display, raw=n.raw
+                )  # fmt: skip
+                for n in found
+                if not (n.kind == IdentifierKind.PHONE and n.value == own)
+            ],
+            ignore_conflicts=True,
+        )
+    if findings:
+        _event(case, CaseEvent.Kind.MASKED, actor, describe(findings), source=source)
 
 
 @transaction.atomic
@@ -460,6 +513,7 @@ def case_append_message(
     existing = ChatMessage.objects.filter(case=case, external_id=external_id).first()
     if existing:
         return existing, False
+    text, findings = scrub(text)
     case = _lock(case, None)
     message, created = ChatMessage.objects.get_or_create(
         case=case,
@@ -468,6 +522,7 @@ def case_append_message(
     )
     if created:
         _event(case, CaseEvent.Kind.MESSAGE, actor, text, author=author, message=message.pk)
+        _offer(case, findings, [text], actor, "chat")
         back = author == ChatMessage.Author.SUBSCRIBER and case.subscriber_left_chat
         if back and (case.chat_state_at is None or sent_at > case.chat_state_at):
             _set_chat_state(case, ChatState.OPEN, sent_at, actor)

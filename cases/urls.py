@@ -23,6 +23,11 @@ urlpatterns = [
         views.case_reminder_cancel,
         name="sms_cancel",
     ),
+    path(
+        "cases/<int:pk>/suggestions/<int:suggestion_id>/",
+        views.case_suggestion,
+        name="suggestion",
+    ),
     path("cases/<int:pk>/chat/", views.case_chat_log, name="chat_log"),
     path("cases/<int:pk>/chat/reply/", views.case_chat_reply_view, name="chat_reply"),
     path(

@@ -29,6 +29,7 @@ from .access import (
     access_case,
     access_case_step,
     access_chat_message,
+    access_suggestion,
     may,
     may_assign,
     may_see_personal_data,
@@ -54,6 +55,7 @@ from .forms import (
     SmsCancelForm,
     StatusForm,
     StepForm,
+    SuggestionForm,
     TakeForm,
     specialists_queryset,
 )
@@ -83,6 +85,7 @@ from .services import (
     case_chat_resend,
     case_open,
     case_record_step,
+    case_resolve_suggestion,
     case_set_status,
     case_sms_cancel,
     case_sms_schedule,
@@ -388,6 +391,28 @@ def case_chat_reply_view(request: StaffRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect(reverse("cases:detail", args=[pk]) + "#chat")
     return _render_chat(request, pk)
+
+
+@login_required
+@require_POST
+def case_suggestion(request: StaffRequest, pk: int, suggestion_id: int) -> HttpResponse:
+    """One click on an identifier found in the case's texts: add it, or dismiss it."""
+    case = _case(request, pk, CaseAction.WORK)
+    suggestion = access_suggestion(case, suggestion_id)
+    form = SuggestionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+    else:
+        try:
+            case_resolve_suggestion(
+                case=case, suggestion=suggestion, accept=form.cleaned_data["action"] == "add",
+                actor=request.user, expected_version=form.cleaned_data["version"],
+            )  # fmt: skip
+        except CaseConflict as exc:
+            messages.error(request, _conflict_message(exc))
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    return redirect(reverse("cases:detail", args=[pk]) + "#identifiers")
 
 
 @login_required

@@ -35,7 +35,9 @@ def review_candidates(*, kind: str = "") -> list[ScammerIdentifier]:
     queryset = ScammerIdentifier.objects.filter(candidate_since__isnull=False, verdict=V.NONE)
     if kind:
         queryset = queryset.filter(kind=kind)
-    return list(_with_case_count(queryset.order_by("-reporters", "-candidate_since"))[:REVIEW_LIMIT])
+    return list(
+        _with_case_count(queryset.order_by("-reporters", "-candidate_since"))[:REVIEW_LIMIT]
+    )
 
 
 def decided(*, kind: str = "") -> list[ScammerIdentifier]:
@@ -124,6 +126,7 @@ def intel_figures(*, since: datetime) -> IntelFigures:
         for first_seen, verdict_at in ScammerIdentifier.objects.filter(
             verdict=V.CONFIRMED, verdict_at__gte=since
         ).values_list("first_seen_at", "verdict_at")
+        if verdict_at is not None
     ]
     return IntelFigures(
         candidates=candidates,

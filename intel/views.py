@@ -107,13 +107,21 @@ def confirmed_csv(request: StaffRequest) -> StreamingHttpResponse:
     require_review(request.user)
     writer = csv.writer(_Echo())
     labels = dict(ScammerIdentifier.Kind.choices)
-    header = [_("Тип"), _("Идентификатор"), _("Ключ"), _("Абонентов"), _("Впервые"), _("Подтверждён")]
+    header = [
+        _("Тип"),
+        _("Идентификатор"),
+        _("Ключ"),
+        _("Абонентов"),
+        _("Впервые"),
+        _("Подтверждён"),
+    ]
 
     def rows():
         yield "\ufeff" + writer.writerow(header)
         for kind, display, value, reporters, first_seen, verdict_at in selectors.confirmed_rows():
-            cells = [labels.get(kind, kind), display, value, reporters,
-                     first_seen.isoformat(), verdict_at.isoformat() if verdict_at else ""]  # fmt: skip
+            confirmed = verdict_at.isoformat() if verdict_at else ""
+            cells = [labels.get(kind, kind), display, value, reporters, first_seen.isoformat(),
+                     confirmed]  # fmt: skip
             yield writer.writerow([neutralise(c) if isinstance(c, str) else c for c in cells])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
@@ -129,4 +137,6 @@ def waves(request: StaffRequest) -> HttpResponse:
     require_waves(request.user)
     now = timezone.now()
     rows = [(w, selectors.wave_is_active(w, now)) for w in selectors.current_waves(now=now)]
-    return render(request, "intel/_waves.html", {"waves": rows, "window": settings.WAVE_WINDOW_MINUTES})
+    return render(
+        request, "intel/_waves.html", {"waves": rows, "window": settings.WAVE_WINDOW_MINUTES}
+    )

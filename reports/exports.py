@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from cases.models import Case, Channel, Outcome, Status
 from cases.personal_data import mask_name as mask_name
 from cases.personal_data import mask_phone as mask_phone
+from fraudcenter.csv_cells import neutralise
 from fraudcenter.db_router import reports_db_alias
-from fraudcenter.csv_cells import FORMULA_STARTS, neutralise
 from fraudcenter.logging import mask_phones
 from playbooks.models import Priority
 
@@ -152,8 +152,6 @@ def _labels(path: str, labels: dict[Any, str]) -> DbCase:
         default=None,  # NULL: COPY writes nothing, where '' would be written as ""
         output_field=CharField(),
     )
-
-
 
 
 def _neutralised(expression: Any) -> _Sql:

@@ -81,7 +81,10 @@ def _naive_waves(events, settings) -> set[str]:
         recent = {s for k, s, t in events if k == key and at - window < t <= at}
         past = [t for k, _s, t in events if k == key and at - window - baseline < t <= at - window]
         usual = len(past) / (settings.WAVE_BASELINE_DAYS * 24)
-        if len(recent) >= settings.WAVE_MIN_SUBSCRIBERS and len(recent) >= settings.WAVE_RATE_FACTOR * usual:
+        if (
+            len(recent) >= settings.WAVE_MIN_SUBSCRIBERS
+            and len(recent) >= settings.WAVE_RATE_FACTOR * usual
+        ):
             keys.add(key)
     return keys
 
@@ -161,10 +164,10 @@ def test_only_a_supervisor_decides(candidate, specialist, manager):
             identifier_decide(identifier=candidate, verdict=V.CONFIRMED, actor=user)
 
 
-def test_the_feed_pages_by_cursor_for_the_blocking_system(make_case, specialist, supervisor, blocking):
-    ids = [
-        _report(make_case, specialist, f"+749500{n:05d}", f"+7916555{n:04d}") for n in range(5)
-    ]
+def test_the_feed_pages_by_cursor_for_the_blocking_system(
+    make_case, specialist, supervisor, blocking
+):
+    ids = [_report(make_case, specialist, f"+749500{n:05d}", f"+7916555{n:04d}") for n in range(5)]
     for identifier in ids:
         identifier_decide(identifier=identifier, verdict=V.CONFIRMED, actor=supervisor)
     identifier_decide(identifier=ids[0], verdict=V.REJECTED, actor=supervisor)
