@@ -180,7 +180,7 @@ def _standalone_numbers(text: str) -> list[tuple[int, int, list[str]]]:
         before = text[max(0, start - 12) : start]
         if _NOT_A_CODE_BEFORE.search(before) or _NOT_A_CODE_AFTER.match(text, end):
             continue
-        if re.match(r"[.,:/][0-9]", text[end : end + 2]):  # a date, a time, a decimal
+        if re.match(r"[.,:/][0-9]|\)\s*[0-9]", text[end : end + 3]):  # a date, a time, "(916) 1…"
             continue
         numbers.append((start, end, groups))
     return numbers
@@ -306,7 +306,10 @@ def find_identifiers(text: str) -> list[Normalized]:
 
     for match in _LINK.finditer(text or ""):
         link = match.group().rstrip(".,;:!?)»\"'")
-        host = re.sub(r"^https?://", "", link, flags=re.IGNORECASE).split("/")[0].lower()
+        bare = re.sub(r"^https?://", "", link, flags=re.IGNORECASE)
+        host = bare.split("/")[0].lower()
+        if bare == link and re.match(r"[^\W\d_]\.", host):
+            continue  # "г.Москва", "т.е.": an abbreviation, unless written as a URL
         is_messenger = host.removeprefix("www.") in _MESSENGER_HOSTS
         kind = IdentifierKind.MESSENGER if is_messenger else IdentifierKind.LINK
         add(match, kind.value, link)

@@ -29,7 +29,7 @@ from rest_framework.test import APIClient
 
 from calls.models import Callback
 from calls.services import cti_endpoint_create
-from cases.models import Case, ChatMessage, ScammerIdentifier
+from cases.models import Case, ChatMessage, IdentifierSuggestion, ScammerIdentifier
 from cases.roles import Role
 from cases.services import case_add_identifier, case_assign, case_chat_reply
 from deliveries.models import Delivery
@@ -65,6 +65,7 @@ class World:
     chat_case: Case
     chat_message: ChatMessage
     identifier: ScammerIdentifier
+    suggestion: IdentifierSuggestion
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,18 @@ MATRIX: dict[tuple[str, str], Row] = {
         _staff_page(302, manager=403),
         body=lambda w: {"version": version(w)},
     ),  # fmt: skip
+    ("cases:suggestion", "POST"): Row(
+        "POST",
+        lambda w: f"/cases/{w.case.pk}/suggestions/{w.suggestion.pk}/",
+        _staff_page(302, manager=403),
+        body=lambda w: {"action": "add", "version": version(w)},
+    ),  # fmt: skip
+    ("api-v1:case-suggestion", "POST"): Row(
+        "POST",
+        lambda w: f"/api/v1/cases/{w.case.pk}/suggestions/{w.suggestion.pk}/",
+        _api(200, manager=403),
+        body=lambda w: {"action": "add"},
+    ),  # fmt: skip
     # --- scammer intelligence -----------------------------------------------------------------
     ("intel:review", "GET"): Row(
         "GET", p("/intel/review/"), _staff_page(200, specialist=403, manager=403)
@@ -482,6 +495,9 @@ def world(make_case, specialist, supervisor, manager, integration, settings) -> 
         callback=callback, cti_token=cti_token, chat_case=chat_case, chat_message=chat_message,
         identifier=case_add_identifier(case=case, kind="phone", value="+74950001122",
                                        actor=specialist),
+        suggestion=IdentifierSuggestion.objects.create(
+            case=case, kind="link", value="gosuslugi-help.ru", display="gosuslugi-help.ru"
+        ),
     )  # fmt: skip
 
 

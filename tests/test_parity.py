@@ -20,8 +20,16 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases.models import Case, CaseEvent, CaseIdentifier, ChatMessage, Status, StepOutcome
-from cases.services import case_assign, case_chat_reply
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseIdentifier,
+    ChatMessage,
+    IdentifierSuggestion,
+    Status,
+    StepOutcome,
+)
+from cases.services import case_add_note, case_assign, case_chat_reply
 from deliveries.models import Delivery
 from reminders.models import Reminder
 from reminders.services import reminder_schedule_manual
@@ -37,6 +45,7 @@ class World:
     assignee: User
     other: User
     failed_reply: ChatMessage
+    suggestion: IdentifierSuggestion
 
     def version(self) -> int:
         return Case.objects.values_list("version", flat=True).get(pk=self.case.pk)
@@ -57,8 +66,9 @@ def _api(method: str, path: str, body: Callable[[World], dict]):
     def run(client: APIClient, w: World) -> int:
         url = "/api/v1/cases/{case}/" + path
         url = url.format(
-            case=w.case.pk, step=w.step_pk(), reminder=w.reminder.pk, message=w.failed_reply.pk
-        )
+            case=w.case.pk, step=w.step_pk(), reminder=w.reminder.pk, message=w.failed_reply.pk,
+            suggestion=w.suggestion.pk,
+        )  # fmt: skip
         call = getattr(client, method)
         return call(url, body(w), format="json", HTTP_IF_MATCH=str(w.version())).status_code
 
@@ -151,6 +161,11 @@ ACTIONS: dict[str, Action] = {
         _api("post", "replies/{message}/resend/", lambda w: {}),
         ("cases:chat_resend", "api-v1:case-reply-resend"),
     ),
+    "suggestion": Action(
+        _staff_post("suggestion", lambda w: {"action": "add"}, lambda w: w.suggestion.pk),
+        _api("post", "suggestions/{suggestion}/", lambda w: {"action": "add"}),
+        ("cases:suggestion", "api-v1:case-suggestion"),
+    ),
     "assign": Action(
         _staff_assign,
         _api("patch", "", lambda w: {"assignee": w.other.pk}),
@@ -219,6 +234,8 @@ def _world(make_case, people, state: str) -> World:
         actor=people["supervisor"],
     )  # fmt: skip
     Delivery.objects.filter(pk=failed_reply.delivery_id).update(status=Delivery.Status.FAILED)
+    case_add_note(case=case, text="Звонили с +7 495 123-45-67", actor=people["supervisor"])
+    suggestion = IdentifierSuggestion.objects.get(case=case)
     if state != "free":
         case = case_assign(case=case, assignee=assignee, actor=people["supervisor"])
     if state == "closed":
@@ -229,7 +246,7 @@ def _world(make_case, people, state: str) -> World:
     # Assignments go to a third specialist, never the person acting (that is «take»).
     return World(
         case=case, reminder=reminder, assignee=assignee, other=people["target"],
-        failed_reply=failed_reply,
+        failed_reply=failed_reply, suggestion=suggestion,
     )  # fmt: skip
 
 
@@ -247,6 +264,9 @@ def _rows(case: Case) -> dict[str, Any]:
             CaseIdentifier.objects.filter(case=c).values_list("identifier__value", flat=True)
         ),
         "reminders": sorted(Reminder.objects.filter(case=c).values_list("status", "text")),
+        "suggestions": sorted(
+            IdentifierSuggestion.objects.filter(case=c).values_list("display", "resolved")
+        ),
         "chat": sorted(
             ChatMessage.objects.filter(case=c).values_list("author", "text", "delivery__status")
         ),

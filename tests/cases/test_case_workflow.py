@@ -167,7 +167,9 @@ def test_scammer_identifiers_are_normalised_and_counted_across_cases(make_case, 
     link = case_add_identifier(
         case=a, kind="link", value="https://WWW.Gosuslugi-verify.site/x/", actor=specialist
     )
-    assert link.value == "gosuslugi-verify.site/x"
+    assert link.value == "gosuslugi-verify.site"
+    same = case_add_identifier(case=b, kind="link", value="gosuslugi-verify.site", actor=specialist)
+    assert same.pk == link.pk and link.links.count() == 2
     with pytest.raises(ValidationError):
         case_add_identifier(case=a, kind="link", value="not a link", actor=specialist)
 
