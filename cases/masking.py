@@ -62,6 +62,12 @@ def describe(findings: list[Finding]) -> str:
     return _("Скрыто: %(what)s.") % {"what": ", ".join(parts)}
 
 
+# After the number: an amount or a year, not a code ("5000 руб", "2025 г.").
+_NOT_A_CODE_AFTER = re.compile(
+    r"\s*(?:руб|р\.|р(?![^\W\d_])|₽|тыс|млн|коп|\$|€|usd|eur|долл|евро|%"
+    r"|г\.|г(?![^\W\d_])|год|гг)",
+    re.IGNORECASE,
+)
 # Numbers as written: digit groups joined by single spaces or dashes ("4276 1600-0000 0004").
 _RUN = re.compile(r"(?<![0-9])[0-9]+(?:[ \u00a0\-][0-9]+)*(?![0-9])")
 _SEPARATOR = re.compile(r"([ \u00a0\-])")
@@ -82,19 +88,20 @@ def _card_shaped(lengths: list[int]) -> bool:
     return all(n == 4 for n in lengths[:-1]) and 1 <= lengths[-1] <= 4
 
 
-def _card_at(groups: list[str], start: int) -> int | None:
+def _card_at(groups: list[str], lengths: list[int], start: int) -> int | None:
     """The end (exclusive) of a card number written from groups[start], or None."""
+    # A number in fours goes on to its previous group: its middle is no card.
+    continued = start > 0 and lengths[start - 1] == 4
     ends = [
         end
         for end in range(start + 1, min(len(groups), start + 6) + 1)
-        if _card_shaped([len(g) for g in groups[start:end]])
+        if _card_shaped(lengths[start:end]) and not (continued and end - start > 1)
     ]
 
-    # A number that ends the run first (no other number follows it), then the usual
-    # sixteen digits, then the longest: "4276 1600 0000 0004 123" is more likely a card
-    # and its CVV than a 19-digit card.
+    # The rest of the run first (one number), then the usual sixteen digits ("4276 1600
+    # 0000 0001 12/27": a card and the month it expires), then the longest.
     def preference(end: int) -> tuple[bool, bool, int]:
-        return end != len(groups), len("".join(groups[start:end])) != 16, -end
+        return end != len(groups), sum(lengths[start:end]) != 16, -end
 
     for end in sorted(ends, key=preference):
         if luhn.is_valid("".join(groups[start:end])):
@@ -102,11 +109,14 @@ def _card_at(groups: list[str], start: int) -> int | None:
     return None
 
 
-def _card_spans(groups: list[str]) -> list[tuple[int, int]]:
+def _card_spans(groups: list[str], amount_follows: bool) -> list[tuple[int, int]]:
+    lengths = [len(g) for g in groups]
+    if lengths == [4] * 5 and not amount_follows:
+        return []  # twenty digits in fours: a bank account, not a card and an amount
     spans: list[tuple[int, int]] = []
     start = 0
     while start < len(groups):
-        end = _card_at(groups, start)
+        end = _card_at(groups, lengths, start)
         if end is None:
             start += 1
         else:
@@ -121,7 +131,7 @@ def _card_spans(groups: list[str]) -> list[tuple[int, int]]:
 def _mask_cards(text: str, found: list[Finding]) -> str:
     def replace(match: re.Match[str]) -> str:
         groups, separators = _groups(match.group())
-        ends = dict(_card_spans(groups))
+        ends = dict(_card_spans(groups, bool(_NOT_A_CODE_AFTER.match(text, match.end()))))
         if not ends:
             return match.group()
         out = []
@@ -145,12 +155,6 @@ def _mask_cards(text: str, found: list[Finding]) -> str:
 _CODE_WORD = re.compile(r"(?<![^\W\d_])(?:код|смс|sms|otp|code|пароль\s+из)", re.IGNORECASE)
 _CVV_WORD = re.compile(
     r"(?<![^\W\d_])(?:cvv2?|cvc2?|код\w*\s+на\s+оборот\w*|три\s+цифры|тр[её]х\s+цифр)",
-    re.IGNORECASE,
-)
-# After the number: an amount or a year, not a code ("5000 руб", "2025 г.").
-_NOT_A_CODE_AFTER = re.compile(
-    r"\s*(?:руб|р\.|р(?![^\W\d_])|₽|тыс|млн|коп|\$|€|usd|eur|долл|евро|%"
-    r"|г\.|г(?![^\W\d_])|год|гг)",
     re.IGNORECASE,
 )
 # Before the number: part of a phone, a date, a time, a numbered thing or a masked card.

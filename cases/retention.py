@@ -31,7 +31,16 @@ from django.utils import timezone
 
 from reminders.models import Reminder
 
-from .models import Case, CaseEvent, ChatMessage, IdempotencyKey, Status, StepOutcome, Subscriber
+from .models import (
+    Case,
+    CaseEvent,
+    ChatMessage,
+    IdempotencyKey,
+    IdentifierSuggestion,
+    Status,
+    StepOutcome,
+    Subscriber,
+)
 
 logger = structlog.get_logger(__name__)
 
@@ -163,6 +172,8 @@ def cases_anonymise_batch(*, cutoff: datetime, batch_size: int) -> tuple[int, in
         {pk: _scrub_event_data(data) for pk, data in updated_events.values_list("pk", "data")},
     )
     ChatMessage.objects.filter(case_id__in=ids).update(text="")
+    # Found in the texts, not added: as personal as the texts.
+    IdentifierSuggestion.objects.filter(case_id__in=ids).delete()
     step_ids = list(StepOutcome.objects.filter(case_id__in=ids).values_list("id", flat=True))
     StepOutcome.objects.filter(pk__in=step_ids).exclude(note="").update(note="")
     # The SMS text names the case; a gateway error may echo the number. A reminder still

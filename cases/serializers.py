@@ -338,7 +338,10 @@ class ReminderSerializer(MasksPersonalData, serializers.ModelSerializer):
         fields = ["id", "step", "text", "parts", "send_after", "status", "sent_at", "delivered_at"]
 
 
-class SuggestionSerializer(serializers.ModelSerializer):
+class SuggestionSerializer(MasksPersonalData, serializers.ModelSerializer):
+    # Found in the case's texts: as personal as they are for whoever sees them masked.
+    text_fields = ("value", "display")
+
     class Meta:
         model = IdentifierSuggestion
         fields = ["id", "kind", "value", "display"]

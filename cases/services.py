@@ -444,7 +444,10 @@ def _link_identifier(
         resolved=True
     )
     _save(case, [], actor)
-    _event(case, CaseEvent.Kind.IDENTIFIER, actor, identifier_kind=found.kind, value=found.display)
+    _event(
+        case, CaseEvent.Kind.IDENTIFIER, actor, identifier_kind=found.kind, value=found.value,
+        display=found.display,
+    )  # fmt: skip
     return identifier
 
 

@@ -261,8 +261,8 @@ def test_the_case_page_runs_the_same_queries_for_any_history(
     # subscriber/category/assignee/creator/playbook; prefetches: events+actors, step
     # outcomes+actors, chat messages; playbook steps; identifiers with "seen in" counts; the
     # case's SMS reminders with creator and step; the staff profile; the calls it was opened
-    # from (a prefetch).
-    with django_assert_num_queries(12):
+    # from (a prefetch); the identifiers found in its texts (a prefetch).
+    with django_assert_num_queries(13):
         response = client.get(reverse("cases:detail", args=[my_case.pk]))
     assert response.status_code == 200
     # n manual SMS plus whatever the playbook's steps scheduled: all listed.
@@ -285,7 +285,8 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
     # case update, event insert; the response: case detail again (1 + 3 prefetches), steps,
     # staff profile
     my_case.refresh_from_db()
-    with django_assert_max_num_queries(30):  # +2: the calls prefetch, twice
+    # +2: the calls prefetch, twice; +2: the suggestions prefetch, twice
+    with django_assert_max_num_queries(32):
         response = client.post(
             reverse("cases:step", args=[my_case.pk, step.pk]),
             {"result": "done", "version": my_case.version},

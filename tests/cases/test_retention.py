@@ -328,13 +328,13 @@ def test_one_batch_runs_the_same_queries_for_any_number_of_cases(
     for i in range(n):
         _close(_full_case(make_case, specialist, phone=f"+7916555{i:04d}"), specialist)
     # savepoint; claim the cases; their subscribers; lock those; cases; event texts; UPDATED
-    # events read + 1 write; chat messages; step outcome ids; step notes; reminders' texts
-    # and errors;
+    # events read + 1 write; chat messages; the identifiers found in texts (deleted); step
+    # outcome ids; step notes; reminders' texts and errors;
     # idempotency keys; subscribers left with nothing; their update; audit log: read + one
     # write per distinct set of changed fields (case: create, update, status → 3; step
     # outcome: create, update → 2; subscriber: create/access → 1); release. The writes grow
     # with the variety of changes, never with the number of cases.
-    with django_assert_num_queries(26):
+    with django_assert_num_queries(27):
         done = retention.cases_anonymise_batch(cutoff=retention.retention_cutoff(), batch_size=100)
     assert done == (n, n)
 
