@@ -65,10 +65,15 @@ def test_a_code_in_a_note_a_step_comment_and_a_chat_line_is_masked(
     case_record_step(
         case=case, step=step, result="done", actor=specialist, note="Назвал код 771204 из смс"
     )
+    line = f"мне пришёл код 553311, карта {CARD}"
     case_append_message(
-        case=case, external_id="m1", author="subscriber", text=f"мне пришёл код 553311, карта {CARD}",
-        sent_at=timezone.now(), actor=integration,
-    )  # fmt: skip
+        case=case,
+        external_id="m1",
+        author="subscriber",
+        text=line,
+        sent_at=timezone.now(),
+        actor=integration,
+    )
     texts = list(CaseEvent.objects.filter(case=case).values_list("text", flat=True))
     assert not any(code in t for t in texts for code in ("482913", "771204", "553311"))
     assert StepOutcome.objects.get(case=case).note.count("•") >= 4
