@@ -19,7 +19,7 @@ from cases.services import case_add_identifier
 from deliveries.models import Delivery
 from deliveries.services import delivery_send
 from intel.models import FeedEntry, IdentifierDecision, Sighting, Wave
-from intel.services import DecisionConflict, identifier_decide, sight
+from intel.services import DecisionConflict, identifier_decide, identifiers_recount, sight
 from tests.api.conftest import token_client
 from tests.chat_server import SECRET
 
@@ -66,6 +66,15 @@ def test_reporters_match_a_straightforward_count(make_case, specialist, settings
         naive = len({link.case.subscriber_id for link in links})
         assert identifier.reporters == naive
         assert (identifier.candidate_since is not None) == (naive >= 4)
+    # After a bulk load that bypassed the counting: the recount gives the same figures.
+    before = list(ScammerIdentifier.objects.order_by("pk").values_list("pk", "reporters"))
+    ScammerIdentifier.objects.update(reporters=0, candidate_since=None)
+    identifiers_recount()
+    assert list(ScammerIdentifier.objects.order_by("pk").values_list("pk", "reporters")) == before
+    assert all(
+        (i.candidate_since is not None) == (i.reporters >= 4)
+        for i in ScammerIdentifier.objects.all()
+    )
 
 
 # --- Waves ------------------------------------------------------------------------------------
