@@ -483,3 +483,38 @@ def test_a_specialist_answers_in_the_chat_and_sees_it_delivered(
     page.locator("#chat .errorlist", has_text="Абонент закрыл чат").wait_for()
     assert page.locator("#chat-text").input_value() == "Вы ещё здесь?"
     assert Delivery.objects.count() == 1
+
+
+def test_a_supervisor_confirms_a_scammers_number_and_sees_the_wave(
+    live_server, page, demo, settings
+):
+    """Three subscribers report one number: it waits on the review page; the supervisor
+    confirms it (it goes to the feed); five subscribers of one scheme within the hour show as a
+    wave on the queue page."""
+    from cases.services import case_add_identifier
+    from intel.models import FeedEntry
+
+    settings.INTEL_CANDIDATE_MIN_SUBSCRIBERS = 3
+    telephony = User.objects.get(username="telephony")
+    category = Category.objects.order_by("position")[0]
+    for n in range(5):
+        case = case_open(
+            actor=telephony, channel="hotline", category=category, phone=f"+7916888{n:04d}",
+            summary="Звонили из «банка», просили код",
+        )  # fmt: skip
+        if n < 3:
+            case_add_identifier(case=case, kind="phone", value="8 495 765-00-11", actor=telephony)
+    _login(page, live_server.url, "supervisor")
+    page.click("text=Идентификаторы")
+    page.wait_for_url("**/intel/review/")
+    row = page.locator("#candidates tr", has_text="+7 495 765-00-11")
+    row.locator("input[name=note]").fill("Звонит от имени банка")
+    _shot(page, "intel-review")
+    row.locator("button[value=confirmed]").click()
+    page.wait_for_url("**/intel/review/")
+    decided = page.locator("#decided tr", has_text="+7 495 765-00-11")
+    decided.locator("strong", has_text="Мошеннический").wait_for()
+    assert FeedEntry.objects.get().value == "+74957650011"
+    page.goto(f"{live_server.url}/queue/")
+    page.locator("#waves .wave.active", has_text=category.name).wait_for()
+    _shot(page, "queue-waves")
