@@ -3,10 +3,11 @@ identifiers in it.
 
 Card numbers, one-time codes, CVV codes and passwords are replaced with bullets and reported
 as findings; everything else (phones, amounts, dates, case numbers) is left as written. Pure:
-imports nothing of the project but `identifiers`."""
+imports nothing of the project but `identifiers` and `choices`."""
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -195,9 +196,12 @@ def _is_letter(char: str) -> bool:
 
 
 def _replace_spans(text: str, spans: list[tuple[int, int, str]]) -> str:
-    for start, end, mask in sorted(spans, reverse=True):
-        text = text[:start] + mask + text[end:]
-    return text
+    out = []
+    last = 0
+    for start, end, mask in sorted(spans):
+        out += [text[last:start], mask]
+        last = end
+    return "".join(out) + text[last:]
 
 
 def _mask_codes(text: str, found: list[Finding]) -> str:
@@ -295,18 +299,27 @@ def find_identifiers(text: str) -> list[Normalized]:
     """Phones, sites and Telegram names mentioned in free text, each once, in the order they
     appear. What does not normalize is skipped: this never refuses the text."""
     found: list[tuple[int, Normalized]] = []
-    taken: list[tuple[int, int]] = []
+    # What a link took is not a phone or a name too ("wa.me/79161234567"): the spans taken,
+    # kept sorted by start; they never overlap.
+    starts: list[int] = []
+    ends: list[int] = []
+    known: dict[tuple[str, str], Normalized | None] = {}
 
     def add(match: re.Match[str], kind: str, item: str) -> None:
         start, end = match.span()
-        if any(start < e and s < end for s, e in taken):
+        i = bisect.bisect_right(starts, start)
+        if (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
             return
-        try:
-            identifier = normalize(kind, item)
-        except ValidationError:
-            return
-        taken.append((start, end))
-        found.append((start, identifier))
+        if (kind, item) not in known:
+            try:
+                known[kind, item] = normalize(kind, item)
+            except ValidationError:
+                known[kind, item] = None
+        identifier = known[kind, item]
+        if identifier is not None:
+            starts.insert(i, start)
+            ends.insert(i, end)
+            found.append((start, identifier))
 
     for match in _LINK.finditer(text or ""):
         link = match.group().rstrip(".,;:!?)»\"'")

@@ -64,7 +64,8 @@ def grouped(digits: str, size: int, separator: str) -> str:
 
 
 def random_case(text: str, flips: list[bool]) -> str:
-    return "".join(c.upper() if flip else c for c, flip in zip(text, flips + [False] * len(text)))
+    flips = (flips + [False] * len(text))[: len(text)]
+    return "".join(c.upper() if flip else c for c, flip in zip(text, flips, strict=True))
 
 
 # Phones

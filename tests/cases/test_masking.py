@@ -141,10 +141,21 @@ def test_a_card_number_in_any_text_is_replaced_by_its_last_four_digits(before, c
 
 
 @PROPERTY
-@given(CARD, st.integers(min_value=1, max_value=9), st.sampled_from(["", " ", "-"]))
-def test_a_number_failing_the_luhn_check_is_left_alone(digits, shift, separator):
+@given(CARD, st.integers(min_value=1, max_value=9), st.booleans())
+def test_a_number_failing_the_luhn_check_is_left_alone(digits, shift, in_fours):
     wrong = digits[:-1] + str((int(digits[-1]) + shift) % 10)
-    text = f"номер заявки {grouped(wrong, separator) if separator else wrong} от банка"
+    # Beyond sixteen digits in fours, the first sixteen may be a card and what follows
+    # its expiry month: those are masked (see below).
+    if in_fours and len(wrong) <= 16:
+        wrong = grouped(wrong, " ")
+    text = f"номер заявки {wrong} от банка"
+    assert mask_secrets(text) == (text, [])
+
+
+@PROPERTY
+@given(st.from_regex(r"\A[0-9]{20}\Z"), st.sampled_from([" ", "-"]))
+def test_a_bank_account_in_fours_is_no_card(digits, separator):
+    text = f"перевёл на счёт {grouped(digits, separator)}."
     assert mask_secrets(text) == (text, [])
 
 
@@ -152,6 +163,19 @@ def test_a_card_followed_by_its_expiry_and_cvv_is_masked_apart():
     masked, findings = mask_secrets("карта 4276 1600 0000 0001 12/27, CVV 123")
     assert masked == "карта •••• 0001 12/27, CVV •••"
     assert [f.kind for f in findings] == ["card", "cvv"]
+
+
+@pytest.mark.parametrize(
+    "text, masked",
+    [
+        ("с номера 89161234567 4276 1600 0000 0001", "с номера 89161234567 •••• 0001"),
+        ("карта 4276 1600 0000 0001 5000 руб", "карта •••• 0001 5000 руб"),
+        ("карты 4276160000000001 и 2202-2000-0000-0008", "карты •••• 0001 и •••• 0008"),
+        ("МИР 2200 0000 0000 0000 004", "МИР •••• 0004"),
+    ],
+)
+def test_it_finds_a_card_among_other_numbers(text, masked):
+    assert mask_secrets(text)[0] == masked
 
 
 # One-time codes
