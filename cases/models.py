@@ -404,6 +404,8 @@ class ScammerIdentifier(models.Model):
             ),
             # The confirmed list (CSV) and decided ones.
             models.Index(fields=["verdict", "kind", "value"], name="identifier_verdict_idx"),
+            # The most reported of each kind (the reports).
+            models.Index(fields=["kind", "-reporters"], name="identifier_kind_reporters_idx"),
         ]
         verbose_name = _("идентификатор мошенника")
         verbose_name_plural = _("идентификаторы мошенников")

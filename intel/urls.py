@@ -9,6 +9,7 @@ urlpatterns = [
     path("intel/identifiers/<int:pk>/decide/", views.decide, name="decide"),
     path("intel/confirmed.csv", views.confirmed_csv, name="confirmed_csv"),
     path("intel/waves/", views.waves, name="waves"),
+    path("intel/figures/", views.figures, name="figures"),
 ]
 
 api_urlpatterns = [

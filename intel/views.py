@@ -140,3 +140,13 @@ def waves(request: StaffRequest) -> HttpResponse:
     return render(
         request, "intel/_waves.html", {"waves": rows, "window": settings.WAVE_WINDOW_MINUTES}
     )
+
+
+@login_required
+@require_GET
+def figures(request: StaffRequest) -> HttpResponse:
+    """htmx: the identifiers' figures on the reports page (managers and supervisors)."""
+    require_workspace(request.user)
+    require_waves(request.user)
+    since = timezone.now() - timedelta(days=30)
+    return render(request, "intel/_figures.html", {"figures": selectors.intel_figures(since=since)})

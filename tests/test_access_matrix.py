@@ -313,6 +313,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         "GET", p("/intel/confirmed.csv"), _staff_page(200, specialist=403, manager=403)
     ),  # fmt: skip
     ("intel:waves", "GET"): Row("GET", p("/intel/waves/"), _staff_page(200, specialist=403)),
+    ("intel:figures", "GET"): Row("GET", p("/intel/figures/"), _staff_page(200, specialist=403)),
     # The feed: the blocking systems' own role, and supervisors; integrations may not.
     ("api_feed", "GET"): Row(
         "GET",
