@@ -34,10 +34,39 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from knox.models import AuthToken  # noqa: E402
 
-from cases.models import Case, ScammerIdentifier  # noqa: E402
+from cases.models import Case, CaseIdentifier, ScammerIdentifier  # noqa: E402
 from cases.roles import Role  # noqa: E402
 from intel.models import FeedEntry  # noqa: E402
 from intel.services import identifier_decide, identifiers_recount  # noqa: E402
+
+
+def _add_links(n: int) -> None:
+    """Links between existing cases and identifiers, skewed like real reports (a few numbers
+    reported by many subscribers), in one INSERT … SELECT."""
+    if n <= 0:
+        return
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO cases_caseidentifier (case_id, identifier_id, created_at, raw)
+            SELECT c.id, i.id, c.created_at, ''
+              FROM (SELECT (SELECT min(id) FROM cases_case)
+                           + floor(random() * (SELECT count(*) FROM cases_case))::bigint AS cid,
+                           (SELECT min(id) FROM cases_scammeridentifier)
+                           + floor(power(random(), 3)
+                                   * (SELECT count(*) FROM cases_scammeridentifier))::bigint AS iid
+                      FROM generate_series(1, %s)) g
+              JOIN cases_case c ON c.id = g.cid
+              JOIN cases_scammeridentifier i ON i.id = g.iid
+            ON CONFLICT DO NOTHING
+            """,
+            [n],
+        )
+        added = cursor.rowcount
+        cursor.execute("ANALYZE cases_caseidentifier")
+    ScammerIdentifier.objects.update(candidate_since=None)  # recounted below
+    print(f"{added:,} links added: {time.perf_counter() - started:.1f} s")
 
 
 def _prepare(decisions: int) -> tuple[User, str]:
@@ -79,8 +108,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--decisions", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--links", type=int, default=0)
     args = parser.parse_args()
     settings.ALLOWED_HOSTS = ["*"]
+    _add_links(args.links)
     supervisor, token = _prepare(args.decisions)
     staff = Client()
     staff.force_login(supervisor)
@@ -93,6 +124,7 @@ def main() -> None:
 
     cursor = base64.urlsafe_b64encode(f"f:{deep}".encode()).decode().rstrip("=")
     print(f"cases {Case.objects.count():,}, identifiers {ScammerIdentifier.objects.count():,}, "
+          f"links {CaseIdentifier.objects.count():,}, "
           f"feed changes {FeedEntry.objects.count():,}")  # fmt: skip
     print(f"{'request':<42} {'p50 ms':>8} {'p95 ms':>8} {'SQL':>5}")
     for label, client, url, headers in [
