@@ -1,15 +1,17 @@
 """SMPP 3.4 over smpplib: one bound transceiver session per worker process.
 
-Each SMS goes as UCS-2 (data_coding 8); a long one is split into parts with a UDH
-concatenation header (70 characters single, 67 per part). Only the first part asks for a
-delivery receipt, and its message id (from submit_sm_resp) is the one we keep. Receipts and
-incoming messages (deliver_sm) arrive on the same session and are read while waiting for
-responses and by poll()."""
+Each SMS goes as GSM 03.38 (data_coding 0) when every character fits it, else UCS-2
+(data_coding 8), split by playbooks.sms_text.sms_split — the same split the staff page
+counts and the reminder stores — into parts with a UDH concatenation header. Only the first
+part asks for a delivery receipt, and its message id (from submit_sm_resp) is the one we keep.
+Receipts and incoming messages (deliver_sm) arrive on the same session and are read while
+waiting for responses and by poll()."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -18,6 +20,8 @@ import smpplib.consts as c
 import smpplib.exceptions
 import smpplib.gsm
 from django.conf import settings
+
+from playbooks.sms_text import sms_split
 
 from .base import (
     BackendUnavailable,
@@ -167,9 +171,7 @@ class SmppBackend(BaseSmsBackend):
         broken = ""
         self._by_seq.clear()
         for i, sms in enumerate(messages):
-            parts, encoding, esm_class = smpplib.gsm.make_parts(
-                sms.text, encoding=c.SMPP_ENCODING_ISO10646
-            )
+            parts, encoding, esm_class = encode_parts(sms.text)
             pending = _Pending(sms, len(parts))
             try:
                 for index, part in enumerate(parts):
@@ -240,6 +242,27 @@ class SmppBackend(BaseSmsBackend):
         receipts, self._receipts = self._receipts, []
         inbound, self._inbound = self._inbound, []
         return receipts, inbound
+
+
+def encode_parts(text: str) -> tuple[list[bytes], int, int]:
+    """(short_message of each part, data_coding, esm_class) for sms_split(text): GSM 03.38 as
+    unpacked septets (an extension character is escape + code, two octets, as it counts two),
+    or UTF-16BE; a long SMS gets the 8-bit-reference concatenation UDH on each part."""
+    split = sms_split(text)
+    if split.encoding == "gsm7":
+        data_coding, encode = c.SMPP_ENCODING_DEFAULT, smpplib.gsm.gsm_encode
+    else:
+        data_coding, encode = c.SMPP_ENCODING_ISO10646, _ucs2
+    bodies = [encode(part) for part in split.parts]
+    if len(bodies) == 1:
+        return bodies, data_coding, c.SMPP_MSGTYPE_DEFAULT
+    reference = random.randint(0, 255)
+    udh = [bytes([5, 0, 3, reference, len(bodies), n]) for n in range(1, len(bodies) + 1)]
+    return [h + b for h, b in zip(udh, bodies, strict=True)], data_coding, c.SMPP_GSMFEAT_UDHI
+
+
+def _ucs2(text: str) -> bytes:
+    return text.encode("utf-16-be")
 
 
 def _receipt_field(body: str, name: str) -> str:

@@ -7,14 +7,29 @@
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ" +
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
   ));
+  var GSM7_EXTENSION = new Set(Array.from("^{}\\[~]|€\f"));
 
+  // The same split as playbooks.sms_text.sms_split: GSM 03.38 (an extension character counts
+  // two) or UCS-2 (a character beyond the BMP counts two), parts cut at character boundaries.
   function smsParts(text) {
     var chars = Array.from(text);  // code points, as Python's len()
-    var n = chars.length;
-    var gsm = chars.every(function (ch) { return GSM7.has(ch); });
+    var gsm = chars.every(function (ch) { return GSM7.has(ch) || GSM7_EXTENSION.has(ch); });
     var single = gsm ? 160 : 70;
     var perPart = gsm ? 153 : 67;
-    return { chars: n, parts: n <= single ? 1 : Math.ceil(n / perPart), gsm: gsm, single: single, perPart: perPart };
+    var units = function (ch) {
+      return gsm ? (GSM7_EXTENSION.has(ch) ? 2 : 1) : (ch.codePointAt(0) > 0xFFFF ? 2 : 1);
+    };
+    var total = chars.reduce(function (sum, ch) { return sum + units(ch); }, 0);
+    var parts = 1;
+    if (total > single) {
+      var used = 0;
+      chars.forEach(function (ch) {
+        var size = units(ch);
+        if (used + size > perPart) { parts += 1; used = 0; }
+        used += size;
+      });
+    }
+    return { chars: chars.length, parts: parts, gsm: gsm, single: single, perPart: perPart };
   }
 
   function plural(n, one, few, many) {

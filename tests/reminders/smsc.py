@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import smpplib.gsm
 from smpplib import consts, smpp
 
 
@@ -39,6 +40,20 @@ class Submit:
     esm_class: int
     message_id: str  # "" when refused or dropped
     status: int
+
+
+def decode(body: bytes, data_coding: int) -> str:
+    """A short_message as a handset reads it: UCS-2, or GSM 03.38 unpacked septets."""
+    if data_coding == 8:
+        return body.decode("utf-16-be", "replace")
+    table, out, escape = smpplib.gsm.GSM_CHARACTER_TABLE, [], False
+    for octet in body:
+        if octet == 0x1B:
+            escape = True
+            continue
+        out.append(table[octet + 0x80] if escape else table[octet])
+        escape = False
+    return "".join(out)
 
 
 class SmscServer:
@@ -100,7 +115,7 @@ class SmscServer:
             return [s for s in self.submits if s.status == 0 and s.message_id]
 
     def accepted_texts(self) -> list[str]:
-        """Accepted first parts, decoded (UCS-2); a long SMS counts once."""
+        """Accepted first parts, decoded (GSM 03.38 or UCS-2); a long SMS counts once."""
         texts = []
         for s in self.accepted():
             body = s.short_message
@@ -109,7 +124,28 @@ class SmscServer:
                 if body[udh_len - 1] != 1:
                     continue
                 body = body[udh_len:]
-            texts.append(body.decode("utf-16-be", "replace"))
+            texts.append(decode(body, s.data_coding))
+        return texts
+
+    def handset_texts(self) -> list[str]:
+        """What handsets show: accepted parts joined by their UDH reference, in order; a
+        message with a part missing shows as what arrived, marked incomplete."""
+        whole: dict[tuple[str, int], dict[int, str]] = {}
+        totals: dict[tuple[str, int], int] = {}
+        texts = []
+        for s in self.accepted():
+            body = s.short_message
+            if not s.esm_class & 0x40:
+                texts.append(decode(body, s.data_coding))
+                continue
+            udh_len = body[0] + 1
+            reference, total, index = body[udh_len - 3], body[udh_len - 2], body[udh_len - 1]
+            key = (s.destination, reference)
+            whole.setdefault(key, {})[index] = decode(body[udh_len:], s.data_coding)
+            totals[key] = total
+        for key, parts in whole.items():
+            text = "".join(parts[i] for i in sorted(parts))
+            texts.append(text if len(parts) == totals[key] else f"[incomplete] {text}")
         return texts
 
     def drop_all_connections(self) -> None:

@@ -1,0 +1,110 @@
+"""SMS encodings (issue 17): GSM 03.38 when the whole text fits it, UCS-2 otherwise; the part
+count the staff page shows, the one stored and the number of submits are one number; parts
+never split a surrogate pair or a GSM escape."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.utils import timezone
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from playbooks.sms_text import sms_parts, sms_split
+from reminders import services
+from reminders.backends import reset_backend
+from reminders.backends.smpp import encode_parts
+from reminders.models import Reminder
+
+from .smsc import SmscServer, decode
+
+LATIN = "abcdefghijklmnopqrstuvwxyzABCXYZ0123456789 .,!?-:()@£$"
+EXTENSION = "^{}\\[~]|€"
+CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяАБВГД"
+EMOJI = "😀🙂🔒📱✅"
+texts = st.text(alphabet=st.sampled_from(list(LATIN + EXTENSION + CYRILLIC + EMOJI)), max_size=700)
+gsm_texts = st.text(alphabet=st.sampled_from(list(LATIN + EXTENSION)), max_size=1200)
+
+
+def _units(part: str, encoding: str) -> int:
+    if encoding == "gsm7":
+        return sum(2 if ch in EXTENSION else 1 for ch in part)
+    return len(part.encode("utf-16-be")) // 2
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.one_of(texts, gsm_texts))
+def test_the_split_keeps_the_text_fits_each_part_and_counts_once(text):
+    split = sms_split(text)
+    assert "".join(split.parts) == text
+    gsm = all(ch in LATIN + EXTENSION for ch in text)
+    assert split.encoding == ("gsm7" if gsm else "ucs2")
+    single, per_part = (160, 153) if gsm else (70, 67)
+    if len(split.parts) == 1:
+        assert _units(text, split.encoding) <= single
+    else:
+        assert all(_units(p, split.encoding) <= per_part for p in split.parts)
+        assert _units(text, split.encoding) > single
+    assert sms_parts(text) == (len(text), len(split.parts))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.one_of(texts, gsm_texts).filter(bool))
+def test_the_submits_are_the_parts_and_a_handset_reads_the_text_back(text):
+    bodies, data_coding, esm_class = encode_parts(text)
+    assert len(bodies) == sms_parts(text)[1]
+    if len(bodies) > 1:
+        assert esm_class & 0x40
+        bodies = [b[6:] for b in bodies]  # the 6-octet concatenation header
+    for body in bodies:
+        if data_coding == 0:
+            assert not body.endswith(b"\x1b")  # never an escape without its character
+            assert len(body) <= (160 if len(bodies) == 1 else 153)
+        else:
+            assert not 0xD8 <= body[-2] <= 0xDB  # never half a surrogate pair
+            assert len(body) <= (140 if len(bodies) == 1 else 134)
+    assert "".join(decode(b, data_coding) for b in bodies) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "parts", "coding"),
+    [("L" * 143, 1, 0), ("L" * 908, 6, 0), ("{" * 80, 1, 0), ("{" * 81, 2, 0),
+     ("Код никому не сообщайте", 1, 8), ("я" * 71, 2, 8), ("😀" * 35, 1, 8), ("😀" * 36, 2, 8)],
+)  # fmt: skip
+def test_the_examples_from_the_field(text, parts, coding):
+    bodies, data_coding, _esm = encode_parts(text)
+    assert (len(bodies), data_coding, sms_parts(text)[1]) == (parts, coding, parts)
+
+
+@pytest.fixture
+def smsc(settings):
+    server = SmscServer().start()
+    settings.SMS_BACKEND = "reminders.backends.smpp.SmppBackend"
+    settings.SMS_SMPP = {**settings.SMS_SMPP, "PORT": server.port, "TIMEOUT": 1.0}
+    reset_backend()
+    yield server
+    reset_backend()
+    server.stop()
+
+
+@pytest.mark.django_db
+def test_latin_goes_as_gsm7_and_the_stored_count_is_the_submits(smsc, sms_case, specialist):
+    latin = "Your case is registered. Never tell anyone the codes from SMS. " * 4  # 256 chars
+    emoji = "Никому не называйте код 🔒 " * 4
+    case = sms_case()
+    Reminder.objects.filter(case=case).delete()
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))):
+        for i, text in enumerate([latin.strip(), emoji.strip()]):
+            services.reminder_schedule_manual(
+                case=case, text=text, send_after=None, request_id=f"e{i}", actor=specialist
+            )
+        Reminder.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+        assert services.reminders_dispatch(budget_seconds=0) == 2
+    stored = sum(Reminder.objects.filter(case=case).values_list("parts", flat=True))
+    assert stored == len(smsc.submits) == 2 + 2
+    assert sorted(smsc.handset_texts()) == sorted([latin.strip(), emoji.strip()])
+    assert {s.data_coding for s in smsc.submits} == {0, 8}
