@@ -45,7 +45,9 @@ def sms_split(text: str) -> SmsSplit:
     single, per_part = _LIMITS[encoding]
     if sum(_units(ch, encoding) for ch in text) <= single:
         return SmsSplit(encoding, [text])
-    parts, current, used = [], [], 0
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
     for ch in text:
         size = _units(ch, encoding)
         if used + size > per_part:
