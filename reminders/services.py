@@ -24,7 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import Case, CaseEvent, Subscriber
-from cases.subscribers import subscriber_set_opt_out
+from cases.phones import normalize_msisdn
+from cases.subscribers import subscriber_get_or_create, subscriber_set_opt_out
 from fraudcenter.checkpoints import checkpoint
 from playbooks.models import Step
 from playbooks.sms_text import sms_parts, sms_text_errors
@@ -348,12 +349,19 @@ def reminders_skip_for_opt_out(*, subscriber_id: int) -> int:
 def reminder_inbound_message(*, msisdn: str, text: str) -> bool:
     """An SMS from a subscriber (gateway callback or SMPP deliver_sm). «СТОП» opts them out
     and skips what is pending. Returns True when it was an opt-out."""
-    if not is_stop_message(text):
+    stop = is_stop_message(text)
+    # Every inbound SMS leaves a line (the log masks the number).
+    logger.info("inbound SMS from %s: %s", msisdn, "opt-out" if stop else "not an opt-out")
+    if not stop:
+        return False
+    try:
+        msisdn = normalize_msisdn(msisdn)
+    except ValidationError:
+        logger.warning("opt-out from %s dropped: not a subscriber's number", msisdn)
         return False
     with transaction.atomic():
-        subscriber = Subscriber.objects.filter(msisdn=msisdn).first()
-        if subscriber is None:
-            return False
+        # A number with no case yet is kept opted out: its first case starts that way.
+        subscriber, _created = subscriber_get_or_create(phone=msisdn)
         subscriber_set_opt_out(subscriber=subscriber, opt_out=True)
         reminders_skip_for_opt_out(subscriber_id=subscriber.pk)
     logger.info("SMS opt-out received for subscriber %s", subscriber.pk)

@@ -20,7 +20,9 @@ import smpplib.consts as c
 import smpplib.exceptions
 import smpplib.gsm
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
+from cases.phones import normalize_msisdn
 from playbooks.sms_text import sms_split
 
 from .base import (
@@ -159,7 +161,8 @@ class SmppBackend(BaseSmsBackend):
                 if pdu.data_coding == c.SMPP_ENCODING_ISO10646
                 else text.decode("latin-1", "replace")
             )
-            self._inbound.append(InboundSms(msisdn="+" + source.lstrip("+"), text=decoded))
+            ton = getattr(pdu, "source_addr_ton", c.SMPP_TON_INTL)
+            self._inbound.append(InboundSms(msisdn=inbound_msisdn(source, ton), text=decoded))
         return c.SMPP_ESME_ROK
 
     # --- sending --------------------------------------------------------------------------------
@@ -242,6 +245,19 @@ class SmppBackend(BaseSmsBackend):
         receipts, self._receipts = self._receipts, []
         inbound, self._inbound = self._inbound, []
         return receipts, inbound
+
+
+def inbound_msisdn(source: str, ton: int) -> str:
+    """The sender of an inbound SMS as E.164, by its type of number: international as it is;
+    national and unknown ("89995200000", "79995200000", "9995200000") through the Russian
+    rules; anything else (a short code, letters) kept as digits with a plus."""
+    digits = source.strip().lstrip("+")
+    if ton == c.SMPP_TON_INTL:
+        return "+" + digits
+    try:
+        return normalize_msisdn(digits)
+    except ValidationError:
+        return "+" + digits
 
 
 def encode_parts(text: str) -> tuple[list[bytes], int, int]:

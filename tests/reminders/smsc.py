@@ -78,6 +78,7 @@ class SmscServer:
         self._conns: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._senders: list = []  # one per bound session: for messages from subscribers
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -107,6 +108,23 @@ class SmscServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    def send_inbound(self, text: str, source: str, *, ton: int = 1, npi: int = 1) -> int:
+        """A subscriber's SMS to 611 (e.g. «СТОП»), on every bound session; how many got it."""
+        with self._lock:
+            senders = list(self._senders)
+        sent = 0
+        for send in senders:
+            with self._lock:
+                self._out_seq += 1
+                out_seq = self._out_seq
+            try:
+                send(_pdu(DELIVER_SM, 0, out_seq, _mo_body(text, source, ton, npi)))
+                sent += 1
+            except OSError:
+                with self._lock:
+                    self._senders.remove(send)
+        return sent
 
     # --- figures ------------------------------------------------------------------------------
 
@@ -217,6 +235,7 @@ class SmscServer:
                     bound = True
                     with self._lock:
                         self.binds += 1
+                        self._senders.append(send)
                 elif cmd == "enquire_link":
                     with self._lock:
                         self.enquire_links += 1
@@ -283,6 +302,18 @@ class SmscServer:
             self.receipts_sent += 1
             out_seq = self._out_seq
         send(_pdu(DELIVER_SM, 0, out_seq, body))
+
+
+def _mo_body(text: str, source: str, ton: int, npi: int) -> bytes:
+    """A deliver_sm from a subscriber's handset: UCS-2 text, the sender as the network gave it."""
+    short = text.encode("utf-16-be")
+    return (
+        b"\0"  # service_type
+        + bytes([ton, npi]) + source.encode() + b"\0"
+        + bytes([1, 1]) + b"611\0"  # destination: our short number
+        + bytes([0, 0, 0]) + b"\0\0"  # esm_class (a plain message), protocol, priority, times
+        + bytes([0, 0, 8, 0, len(short)]) + short  # registered, replace, data_coding 8, default
+    )  # fmt: skip
 
 
 SUBMIT_SM, SUBMIT_SM_RESP, DELIVER_SM = 0x00000004, 0x80000004, 0x00000005

@@ -108,3 +108,46 @@ def test_latin_goes_as_gsm7_and_the_stored_count_is_the_submits(smsc, sms_case, 
     assert stored == len(smsc.submits) == 2 + 2
     assert sorted(smsc.handset_texts()) == sorted([latin.strip(), emoji.strip()])
     assert {s.data_coding for s in smsc.submits} == {0, 8}
+
+
+# --- Inbound: numbers by their type, opt-outs kept (issue 17) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "ton", "msisdn"),
+    [("89995200000", 2, "+79995200000"), ("79995200000", 2, "+79995200000"),
+     ("9995200000", 0, "+79995200000"), ("79995200000", 1, "+79995200000"),
+     ("+79995200000", 1, "+79995200000")],
+)  # fmt: skip
+def test_an_inbound_sender_is_normalised_by_its_type_of_number(source, ton, msisdn):
+    from reminders.backends.smpp import inbound_msisdn
+
+    assert inbound_msisdn(source, ton) == msisdn
+
+
+@pytest.mark.django_db
+def test_a_national_stop_from_a_number_with_no_case_yet_is_kept(
+    smsc, category, integration, caplog
+):
+    import time
+
+    from cases.models import Subscriber
+    from cases.services import case_open
+
+    backend = services.get_backend()
+    backend.send_messages([])  # binds the session, as the dispatcher's first tick would
+    assert smsc.send_inbound("Стоп", "89995200000", ton=2, npi=1) == 1
+    for _ in range(100):
+        services.reminders_poll_backend()
+        if Subscriber.objects.filter(msisdn="+79995200000").exists():
+            break
+        time.sleep(0.05)
+    subscriber = Subscriber.objects.get(msisdn="+79995200000")
+    assert subscriber.sms_opt_out
+    assert any("inbound SMS" in r.getMessage() for r in caplog.records)
+    case = case_open(
+        actor=integration, channel="hotline", category=category, phone="8 999 520-00-00",
+        summary="Снова звонили",
+    )  # fmt: skip
+    assert case.subscriber.pk == subscriber.pk
+    assert not Reminder.objects.filter(case=case, status=Reminder.Status.SCHEDULED).exists()
