@@ -291,6 +291,8 @@ SMS_SMPP = {
     "SOURCE_ADDR": env.str("SMS_SMPP_SOURCE_ADDR", default="611"),
     "TIMEOUT": env.float("SMS_SMPP_TIMEOUT", default=10.0),  # seconds to wait for a response
     "WINDOW": env.int("SMS_SMPP_WINDOW", default=50),  # submit_sm in flight per session
+    # Submits per second per bind: operators allow tens to a couple of hundred.
+    "MAX_RATE": env.float("SMS_SMPP_MAX_RATE", default=30.0),
 }
 SMS_HTTP_URL = env.str("SMS_HTTP_URL", default="")
 SMS_HTTP_SECRET = env.str("SMS_HTTP_SECRET", default="")
@@ -312,6 +314,8 @@ SMS_RETRY_MAX_SECONDS = env.int("SMS_RETRY_MAX_SECONDS", default=3600)
 SMS_SENDING_TIMEOUT = env.int("SMS_SENDING_TIMEOUT", default=300)
 SMS_REAPER_INTERVAL = env.float("SMS_REAPER_INTERVAL", default=30.0)
 SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=6)
+# After the SMSC's "not so fast" (ESME_RTHROTTLED, ESME_RMSGQFUL): seconds before resending.
+SMS_THROTTLE_BACKOFF_SECONDS = env.int("SMS_THROTTLE_BACKOFF_SECONDS", default=5)
 # Tests only: a directory where the dispatcher announces and holds at its checkpoints.
 SMS_TEST_HOOK_DIR = env.str("SMS_TEST_HOOK_DIR", default="")
 for _name in ("SMS_QUIET_HOURS_START", "SMS_QUIET_HOURS_END"):

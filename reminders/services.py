@@ -501,6 +501,7 @@ def reminders_record_results(results: list[SendResult], *, now: datetime | None 
         already_delivered: list[int] = []
         message_ids: list[tuple[int, str]] = []
         grouped: dict[tuple[str, str, int], list[int]] = {}
+        throttled: list[int] = []
         events = []
         for pk, case_id, status, attempts, parts in rows:
             res = by_id[pk]
@@ -514,6 +515,8 @@ def reminders_record_results(results: list[SendResult], *, now: datetime | None 
                 events.append(
                     _event(case_id, K.SMS_SENT, pk, message_id=res.message_id, parts=parts)
                 )
+            elif res.outcome == "throttled":
+                throttled.append(pk)
             elif res.outcome == "retry" and attempts < settings.SMS_MAX_ATTEMPTS:
                 grouped.setdefault((S.SCHEDULED, error, attempts), []).append(pk)
             elif res.outcome in ("retry", "failed"):
@@ -533,6 +536,15 @@ def reminders_record_results(results: list[SendResult], *, now: datetime | None 
             if status == S.SCHEDULED:
                 changes["send_after"] = now + retry_delay(attempts)
             Reminder.objects.filter(pk__in=pks).update(**changes)
+        if throttled:
+            # The SMSC's flow control: soon again, and the attempt does not count.
+            Reminder.objects.filter(pk__in=throttled).update(
+                status=S.SCHEDULED,
+                attempts=F("attempts") - 1,
+                send_after=now + timedelta(seconds=settings.SMS_THROTTLE_BACKOFF_SECONDS),
+                last_error=_("Оператор попросил отправлять медленнее; отправим чуть позже."),
+                updated_at=now,
+            )
         _set_message_ids(message_ids)
         CaseEvent.objects.bulk_create(events)
 

@@ -4,7 +4,9 @@
 - retry: the gateway certainly did not take it (connection refused, throttled): safe to resend;
 - failed: the gateway refused it for good (bad number, text);
 - unknown: it may or may not have gone out (the connection dropped after the request was
-  written): a person checks; the dispatcher never resends it by itself.
+  written): a person checks; the dispatcher never resends it by itself;
+- throttled: the gateway said "not so fast" (ESME_RTHROTTLED, ESME_RMSGQFUL) and took
+  nothing: resent shortly, and not counted as a failed attempt.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Outcome = Literal["sent", "retry", "failed", "unknown"]
+Outcome = Literal["sent", "retry", "failed", "unknown", "throttled"]
 
 
 @dataclass(frozen=True)

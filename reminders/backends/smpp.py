@@ -43,6 +43,8 @@ TRANSIENT_STATUSES = {
     c.SMPP_ESME_RTHROTTLED,
     0x00000064,  # ESME_RX_T_APPN: temporary application error
 }
+# "Not so fast": the SMSC's flow control, routine at a busy hour; not a failure of the SMS.
+THROTTLE_STATUSES = {c.SMPP_ESME_RTHROTTLED, c.SMPP_ESME_RMSGQFUL}
 ESM_DELIVERY_RECEIPT = 0x04  # esm_class bits 2-5: SMSC delivery receipt
 DELIVERED_STATE = 2  # message_state DELIVERED
 FAILED_STATES = {3, 5, 8}  # EXPIRED, UNDELIVERABLE, REJECTED
@@ -67,6 +69,11 @@ class SmppBackend(BaseSmsBackend):
         self.source_addr: str = conf["SOURCE_ADDR"]
         self.timeout: float = float(conf["TIMEOUT"])
         self.window: int = int(conf["WINDOW"])
+        # Submits per second on this bind: the configured ceiling, halved on each throttling
+        # answer and won back a little with every accepted submit (AIMD).
+        self.max_rate: float = float(conf.get("MAX_RATE", 30))
+        self.rate: float = self.max_rate
+        self._next_submit = 0.0
         self.client: smpplib.client.Client | None = None
         self._receipts: list[Receipt] = []
         self._inbound: list[InboundSms] = []
@@ -127,6 +134,10 @@ class SmppBackend(BaseSmsBackend):
         if entry is None:
             return
         pending, index = entry
+        if pdu.status in THROTTLE_STATUSES:
+            self.rate = max(self.rate / 2, 1.0)
+        elif pdu.status == c.SMPP_ESME_ROK:
+            self.rate = min(self.rate + 1.0, self.max_rate)
         if pdu.status == c.SMPP_ESME_ROK:
             pending.accepted += 1
             if index == 0:
@@ -180,6 +191,7 @@ class SmppBackend(BaseSmsBackend):
                 for index, part in enumerate(parts):
                     while len(self._by_seq) >= self.window:
                         client.read_once(auto_send_enquire_link=False)
+                    self._pace()
                     pdu = client.send_message(
                         source_addr_ton=c.SMPP_TON_ALNUM,
                         source_addr_npi=c.SMPP_NPI_UNK,
@@ -216,6 +228,14 @@ class SmppBackend(BaseSmsBackend):
         self._by_seq.clear()
         return results
 
+    def _pace(self) -> None:
+        """At most `rate` submits a second on this bind (SMS_SMPP_MAX_RATE)."""
+        now = time.monotonic()
+        if self._next_submit > now:
+            time.sleep(self._next_submit - now)
+            now = self._next_submit
+        self._next_submit = now + 1.0 / self.rate
+
     @staticmethod
     def _result(p: _Pending, broken: str) -> SendResult:
         rid = p.sms.reminder_id
@@ -229,6 +249,8 @@ class SmppBackend(BaseSmsBackend):
             return SendResult(rid, "failed", p.message_id, f"parts refused: {p.refused}")
         status = p.refused[0]
         desc = c.DESCRIPTIONS.get(status, "unknown status")
+        if all(s in THROTTLE_STATUSES for s in p.refused):
+            return SendResult(rid, "throttled", error=f"SMSC status {status:#x}: {desc}")
         if all(s in TRANSIENT_STATUSES for s in p.refused):
             return SendResult(rid, "retry", error=f"SMSC status {status:#x}: {desc}")
         return SendResult(rid, "failed", error=f"SMSC status {status:#x}: {desc}")

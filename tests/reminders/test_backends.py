@@ -83,12 +83,39 @@ def test_smpp_throttling_is_retried_later_and_sent_once(smsc, sms_case, speciali
     smsc.refuse_status, smsc.refuse_count = 0x58, 1  # ESME_RTHROTTLED
     services.reminders_dispatch(budget_seconds=0)
     reminder.refresh_from_db()
-    assert reminder.status == S.SCHEDULED and "0x58" in reminder.last_error
+    # The SMSC's flow control: soon again, and the attempt does not count (issue 17).
+    assert reminder.status == S.SCHEDULED and "медленнее" in reminder.last_error
+    assert reminder.attempts == 0
+    assert timedelta(seconds=4) < reminder.send_after - timezone.now() <= timedelta(seconds=5)
     Reminder.objects.update(send_after=timezone.now())
     services.reminders_dispatch(budget_seconds=0)
     reminder.refresh_from_db()
-    assert reminder.status in OUT and reminder.attempts == 2
+    assert reminder.status in OUT and reminder.attempts == 1
     assert len(smsc.accepted()) == 1
+
+
+def test_throttling_never_uses_up_the_attempts(smsc, sms_case, specialist, settings):
+    (reminder,) = _due_reminders(sms_case, specialist, ["Текст"])
+    smsc.refuse_status, smsc.refuse_count = 0x14, settings.SMS_MAX_ATTEMPTS + 2  # MSGQFUL
+    for _ in range(settings.SMS_MAX_ATTEMPTS + 2):
+        Reminder.objects.update(send_after=timezone.now())
+        services.reminders_dispatch(budget_seconds=0)
+    reminder.refresh_from_db()
+    assert reminder.status == S.SCHEDULED and reminder.attempts == 0
+    Reminder.objects.update(send_after=timezone.now())
+    services.reminders_dispatch(budget_seconds=0)
+    assert len(smsc.accepted()) == 1
+
+
+def test_submits_keep_to_the_configured_rate(smsc, sms_case, specialist, settings):
+    settings.SMS_SMPP = {**settings.SMS_SMPP, "MAX_RATE": 40.0}
+    reset_backend()
+    _due_reminders(sms_case, specialist, [f"Текст {i}" for i in range(41)])
+    started = time.monotonic()
+    services.reminders_dispatch(budget_seconds=0)
+    elapsed = time.monotonic() - started
+    assert len(smsc.accepted()) == 41
+    assert elapsed >= 1.0  # 41 submits at 40 a second: at least a second
 
 
 def test_smpp_invalid_destination_fails_at_once(smsc, sms_case, specialist):
