@@ -315,6 +315,8 @@ SMS_SENDING_TIMEOUT = env.int("SMS_SENDING_TIMEOUT", default=300)
 SMS_REAPER_INTERVAL = env.float("SMS_REAPER_INTERVAL", default=30.0)
 SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=6)
 # After the SMSC's "not so fast" (ESME_RTHROTTLED, ESME_RMSGQFUL): seconds before resending.
+# The always-bound receiver (manage.py smpp_receiver): its enquire_link when the line is quiet.
+SMS_SMPP_ENQUIRE_LINK_SECONDS = env.float("SMS_SMPP_ENQUIRE_LINK_SECONDS", default=30.0)
 SMS_THROTTLE_BACKOFF_SECONDS = env.int("SMS_THROTTLE_BACKOFF_SECONDS", default=5)
 # Tests only: a directory where the dispatcher announces and holds at its checkpoints.
 SMS_TEST_HOOK_DIR = env.str("SMS_TEST_HOOK_DIR", default="")

@@ -34,6 +34,7 @@ from .backends import get_backend
 from .backends.base import (
     BackendUnavailable,
     BaseSmsBackend,
+    InboundSms,
     OutgoingSms,
     Receipt,
     SendResult,
@@ -639,6 +640,14 @@ def reminders_send_batch(*, backend: BaseSmsBackend | None = None) -> int:
     _test_hook("after_send")
     reminders_record_results(results)
     return len(claimed)
+
+
+def reminders_record_incoming(item: Receipt | InboundSms) -> None:
+    """One deliver_sm as the always-bound receiver reads it: a receipt or a subscriber's SMS."""
+    if isinstance(item, Receipt):
+        reminders_record_receipts([item])
+    else:
+        reminder_inbound_message(msisdn=item.msisdn, text=item.text)
 
 
 def reminders_poll_backend(*, backend: BaseSmsBackend | None = None) -> int:

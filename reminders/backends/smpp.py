@@ -147,33 +147,8 @@ class SmppBackend(BaseSmsBackend):
             pending.refused.append(int(pdu.status))
 
     def _on_deliver(self, pdu, **kwargs) -> int:
-        text = pdu.short_message or b""
-        if pdu.esm_class & ESM_DELIVERY_RECEIPT:
-            mid = getattr(pdu, "receipted_message_id", None)
-            state = getattr(pdu, "message_state", None)
-            body = text.decode("latin-1", "replace")
-            if not mid:
-                mid = _receipt_field(body, "id")
-            if state is None:
-                stat = _receipt_field(body, "stat")
-                state = DELIVERED_STATE if stat == "DELIVRD" else 5
-            mid = mid.decode() if isinstance(mid, bytes) else str(mid)
-            self._receipts.append(
-                Receipt(
-                    message_id=mid,
-                    delivered=state == DELIVERED_STATE,
-                    error="" if state == DELIVERED_STATE else f"message_state={state}",
-                )
-            )
-        else:
-            source = pdu.source_addr.decode() if isinstance(pdu.source_addr, bytes) else ""
-            decoded = (
-                text.decode("utf-16-be", "replace")
-                if pdu.data_coding == c.SMPP_ENCODING_ISO10646
-                else text.decode("latin-1", "replace")
-            )
-            ton = getattr(pdu, "source_addr_ton", c.SMPP_TON_INTL)
-            self._inbound.append(InboundSms(msisdn=inbound_msisdn(source, ton), text=decoded))
+        item = parse_deliver(pdu)
+        (self._receipts if isinstance(item, Receipt) else self._inbound).append(item)  # type: ignore[arg-type]
         return c.SMPP_ESME_ROK
 
     # --- sending --------------------------------------------------------------------------------
@@ -267,6 +242,34 @@ class SmppBackend(BaseSmsBackend):
         receipts, self._receipts = self._receipts, []
         inbound, self._inbound = self._inbound, []
         return receipts, inbound
+
+
+def parse_deliver(pdu) -> Receipt | InboundSms:
+    """A deliver_sm: a delivery receipt (esm_class bit 2) or a subscriber's message."""
+    text = pdu.short_message or b""
+    if pdu.esm_class & ESM_DELIVERY_RECEIPT:
+        mid = getattr(pdu, "receipted_message_id", None)
+        state = getattr(pdu, "message_state", None)
+        body = text.decode("latin-1", "replace")
+        if not mid:
+            mid = _receipt_field(body, "id")
+        if state is None:
+            stat = _receipt_field(body, "stat")
+            state = DELIVERED_STATE if stat == "DELIVRD" else 5
+        mid = mid.decode() if isinstance(mid, bytes) else str(mid)
+        return Receipt(
+            message_id=mid,
+            delivered=state == DELIVERED_STATE,
+            error="" if state == DELIVERED_STATE else f"message_state={state}",
+        )
+    source = pdu.source_addr.decode() if isinstance(pdu.source_addr, bytes) else ""
+    decoded = (
+        text.decode("utf-16-be", "replace")
+        if pdu.data_coding == c.SMPP_ENCODING_ISO10646
+        else text.decode("latin-1", "replace")
+    )
+    ton = getattr(pdu, "source_addr_ton", c.SMPP_TON_INTL)
+    return InboundSms(msisdn=inbound_msisdn(source, ton), text=decoded)
 
 
 def inbound_msisdn(source: str, ton: int) -> str:

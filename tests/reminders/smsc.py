@@ -79,6 +79,9 @@ class SmscServer:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._senders: list = []  # one per bound session: for messages from subscribers
+        self._receivers: list = []  # receiver binds: they get the receipts when there are any
+        self.receiver_binds = 0
+        self.deliver_resps: list[int] = []  # the statuses the client answered deliver_sm with
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -124,6 +127,8 @@ class SmscServer:
             except OSError:
                 with self._lock:
                     self._senders.remove(send)
+                    if send in self._receivers:
+                        self._receivers.remove(send)
         return sent
 
     # --- figures ------------------------------------------------------------------------------
@@ -223,10 +228,10 @@ class SmscServer:
                     continue
                 req = smpp.parse_pdu(data, client=seq, allow_unknown_opt_params=True)
                 cmd = req.command
-                if cmd == "bind_transceiver":
+                if cmd in ("bind_transceiver", "bind_receiver"):
                     status = consts.SMPP_ESME_RBINDFAIL if self.refuse_bind else 0
                     resp = smpp.make_pdu(
-                        "bind_transceiver_resp", client=seq, status=status, system_id="testsmsc"
+                        f"{cmd}_resp", client=seq, status=status, system_id="testsmsc"
                     )
                     resp.sequence = req.sequence
                     send(resp)
@@ -236,6 +241,9 @@ class SmscServer:
                     with self._lock:
                         self.binds += 1
                         self._senders.append(send)
+                        if cmd == "bind_receiver":
+                            self.receiver_binds += 1
+                            self._receivers.append(send)
                 elif cmd == "enquire_link":
                     with self._lock:
                         self.enquire_links += 1
@@ -247,7 +255,10 @@ class SmscServer:
                     resp.sequence = req.sequence
                     send(resp)
                     break
-                elif cmd in ("deliver_sm_resp", "enquire_link_resp", "generic_nack"):
+                elif cmd == "deliver_sm_resp":
+                    with self._lock:
+                        self.deliver_resps.append(req.status)
+                elif cmd in ("enquire_link_resp", "generic_nack"):
                     continue
                 else:
                     resp = smpp.make_pdu("generic_nack", client=seq, status=3)
@@ -301,7 +312,15 @@ class SmscServer:
             self._out_seq += 1
             self.receipts_sent += 1
             out_seq = self._out_seq
-        send(_pdu(DELIVER_SM, 0, out_seq, body))
+            # A receiver bind, when one is open, gets the receipts (as real SMSCs route them).
+            target = self._receivers[-1] if self._receivers else send
+        try:
+            target(_pdu(DELIVER_SM, 0, out_seq, body))
+        except OSError:
+            with self._lock:
+                if target in self._receivers:
+                    self._receivers.remove(target)
+            send(_pdu(DELIVER_SM, 0, out_seq, body))
 
 
 def _mo_body(text: str, source: str, ton: int, npi: int) -> bytes:

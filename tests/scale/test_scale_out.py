@@ -240,6 +240,8 @@ def installation(database, broker, tmp_path):
             )
         beat = unit_command("fraudcenter-beat.service", bin_dir=BIN, hostname=hostname, var_dir=var)
         processes.start("beat", beat, env)
+        receiver = unit_command("fraudcenter-smpp-receiver.service", bin_dir=BIN, hostname=hostname)
+        processes.start("receiver", receiver, env)
 
         def web_ready(port: int) -> bool:
             try:
@@ -254,6 +256,7 @@ def installation(database, broker, tmp_path):
             _wait(lambda port=port: web_ready(port), 90, f"gunicorn on {port}")
         for n in (1, 2):
             _wait(lambda n=n: " ready." in processes.log(f"worker{n}"), 90, f"worker {n}")
+        _wait(lambda: smsc.receiver_binds >= 1, 90, "the SMPP receiver's bind")
         yield Installation(processes, env, ports, smsc, database, hooks, tokens)
     finally:
         processes.stop()
