@@ -70,3 +70,28 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"SMS {self.pk} ({self.get_status_display()})"
+
+
+class ReminderPart(models.Model):
+    """One part of a long SMS as the SMSC took it: a temporary refusal re-submits only the
+    parts missing here (same UDH reference, total and index); the SMS is delivered when every
+    part's receipt says so."""
+
+    reminder = models.ForeignKey(Reminder, on_delete=models.CASCADE, related_name="part_rows")
+    index = models.PositiveSmallIntegerField(_("часть №"))  # 1-based, as in the UDH
+    message_id = models.CharField(_("id в шлюзе"), max_length=128)
+    accepted_at = models.DateTimeField(_("принята"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("доставлена"), null=True, blank=True)
+    failed = models.BooleanField(_("не доставлена"), default=False)
+
+    class Meta:
+        ordering = ["reminder", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["reminder", "index"], name="reminder_part_unique"),
+        ]
+        indexes = [models.Index(fields=["message_id"], name="reminder_part_message_idx")]
+        verbose_name = _("часть SMS")
+        verbose_name_plural = _("части SMS")
+
+    def __str__(self) -> str:
+        return f"{self.reminder_id}/{self.index}"

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,7 +39,7 @@ from .backends.base import (
     Receipt,
     SendResult,
 )
-from .models import Reminder
+from .models import Reminder, ReminderPart
 from .quiet_hours import next_allowed_send_time
 
 logger = logging.getLogger(__name__)
@@ -504,10 +504,12 @@ def reminders_record_results(results: list[SendResult], *, now: datetime | None 
         grouped: dict[tuple[str, str, int], list[int]] = {}
         throttled: list[int] = []
         events = []
+        owned: set[int] = set()
         for pk, case_id, status, attempts, parts in rows:
             res = by_id[pk]
             if status not in (S.SENDING, S.UNKNOWN, S.DELIVERED):
                 continue  # not ours any more (a person resolved it)
+            owned.add(pk)
             if res.message_id:
                 message_ids.append((pk, res.message_id[:128]))
             error = res.error[:1000]
@@ -547,6 +549,16 @@ def reminders_record_results(results: list[SendResult], *, now: datetime | None 
                 updated_at=now,
             )
         _set_message_ids(message_ids)
+        part_rows = [
+            ReminderPart(
+                reminder_id=r.reminder_id, index=index, message_id=mid[:128], accepted_at=now
+            )  # fmt: skip
+            for r in results
+            if r.reminder_id in owned
+            for index, mid in r.part_ids.items()
+        ]
+        if part_rows:
+            ReminderPart.objects.bulk_create(part_rows, ignore_conflicts=True)
         CaseEvent.objects.bulk_create(events)
 
 
@@ -560,6 +572,12 @@ def reminders_record_receipts(receipts: list[Receipt], *, now: datetime | None =
     now = now or timezone.now()
     ids = [r.message_id for r in receipts if r.message_id]
     refs = [x for x in (_reference_id(r.reference) for r in receipts if r.reference) if x]
+    by_part = _record_part_receipts([r for r in receipts if r.message_id], now)
+    if by_part:
+        ids = [i for i in ids if i not in by_part]
+        receipts = [r for r in receipts if r.message_id not in by_part]
+        if not receipts:
+            return len(by_part)
     with transaction.atomic():
         rows = Reminder.objects.filter(gateway_message_id__in=ids) if ids else None
         if refs:
@@ -606,6 +624,57 @@ def reminders_record_receipts(receipts: list[Receipt], *, now: datetime | None =
     return len(delivered) + len(failed)
 
 
+def _record_part_receipts(receipts: list[Receipt], now: datetime) -> set[str]:
+    """Receipts of the parts of SMS sent part by part (SMPP): each part marked, and an SMS
+    delivered when all its parts are, failed when one is not. Returns the message ids it
+    knew. Queries: the parts' locking SELECT; when some matched, their UPDATEs, the counts
+    of their SMS, and the SMS's UPDATEs and events."""
+    known = {r.message_id: r for r in receipts}
+    with transaction.atomic():
+        rows = list(
+            ReminderPart.objects.select_for_update()
+            .filter(message_id__in=list(known))
+            .values_list("pk", "reminder_id", "message_id")
+        )
+        if not rows:
+            return set()
+        delivered = [pk for pk, _rid, mid in rows if known[mid].delivered]
+        failed = [pk for pk, _rid, mid in rows if not known[mid].delivered]
+        if delivered:
+            ReminderPart.objects.filter(pk__in=delivered, delivered_at__isnull=True).update(
+                delivered_at=now
+            )
+        if failed:
+            ReminderPart.objects.filter(pk__in=failed).update(failed=True)
+        touched = {rid for _pk, rid, _mid in rows}
+        reminders = list(
+            Reminder.objects.select_for_update()
+            .filter(pk__in=touched, status__in=[S.SENT, S.SENDING, S.UNKNOWN])
+            .annotate(
+                n_delivered=Count("part_rows", filter=Q(part_rows__delivered_at__isnull=False)),
+                n_failed=Count("part_rows", filter=Q(part_rows__failed=True)),
+            )
+            .values_list("pk", "case_id", "parts", "n_delivered", "n_failed")
+        )
+        whole = [
+            (pk, case_id) for pk, case_id, parts, ok, bad in reminders if not bad and ok >= parts
+        ]
+        lost = [(pk, case_id) for pk, case_id, _parts, _ok, bad in reminders if bad]
+        if whole:
+            Reminder.objects.filter(pk__in=[pk for pk, _c in whole]).update(
+                status=S.DELIVERED, delivered_at=now, updated_at=now
+            )
+        if lost:
+            Reminder.objects.filter(pk__in=[pk for pk, _c in lost]).update(
+                status=S.FAILED, last_error=_("Часть SMS не доставлена."), updated_at=now
+            )
+        CaseEvent.objects.bulk_create(
+            [_event(c, K.SMS_DELIVERED, pk, status="delivered") for pk, c in whole]
+            + [_event(c, K.SMS_FAILED, pk, status="undeliverable") for pk, c in lost]
+        )
+    return {mid for _pk, _rid, mid in rows}
+
+
 def reminder_reference(reminder_id: int) -> str:
     return f"fc-{reminder_id}"
 
@@ -616,6 +685,17 @@ def _reference_id(reference: str) -> int | None:
     return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None
 
 
+def _parts_taken(reminder_ids: list[int]) -> dict[int, set[int]]:
+    """Parts the gateway already took, for retries only (a first attempt has none: no query)."""
+    taken: dict[int, set[int]] = {}
+    if reminder_ids:
+        for rid, index in ReminderPart.objects.filter(reminder_id__in=reminder_ids).values_list(
+            "reminder_id", "index"
+        ):
+            taken.setdefault(rid, set()).add(index)
+    return taken
+
+
 def reminders_send_batch(*, backend: BaseSmsBackend | None = None) -> int:
     """One claim → send → record round. Returns how many reminders were claimed."""
     backend = backend or get_backend()
@@ -624,8 +704,15 @@ def reminders_send_batch(*, backend: BaseSmsBackend | None = None) -> int:
         return 0
     _test_hook("after_claim")
     to_send = _recheck_opt_out(claimed)
+    done = _parts_taken([r.pk for r in to_send if r.attempts > 1])
     messages = [
-        OutgoingSms(r.pk, str(r.subscriber.msisdn), r.text, reminder_reference(r.pk))
+        OutgoingSms(
+            r.pk,
+            str(r.subscriber.msisdn),
+            r.text,
+            reminder_reference(r.pk),
+            done_parts=frozenset(done.get(r.pk, ())),
+        )  # fmt: skip
         for r in to_send
     ]
     # Network I/O outside any transaction: a slow gateway must not hold row locks.

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Outcome = Literal["sent", "retry", "failed", "unknown", "throttled"]
@@ -23,6 +23,8 @@ class OutgoingSms:
     msisdn: str  # E.164
     text: str
     reference: str  # our id for the gateway (an idempotency key where the gateway supports it)
+    # Parts of a long SMS the gateway already took (1-based): a retry sends only the others.
+    done_parts: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class SendResult:
     outcome: Outcome
     message_id: str = ""
     error: str = ""
+    # Parts the gateway took in this attempt, by index (1-based) → its message id.
+    part_ids: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -53,10 +53,26 @@ FAILED_STATES = {3, 5, 8}  # EXPIRED, UNDELIVERABLE, REJECTED
 @dataclass
 class _Pending:
     sms: OutgoingSms
-    parts: int
-    accepted: int = 0
-    refused: list[int] = field(default_factory=list)
-    message_id: str = ""
+    parts: int  # in the whole SMS
+    written: int = 0  # parts submitted in this attempt
+    accepted: dict[int, str] = field(default_factory=dict)  # index → message id
+    refused: dict[int, int] = field(default_factory=dict)  # index → status
+
+
+# What a permanent refusal means, for the person reading the SMS panel.
+REFUSALS = {
+    c.SMPP_ESME_RINVDSTADR: "неверный номер получателя",
+    c.SMPP_ESME_RINVSRCADR: "неверное имя отправителя",
+    c.SMPP_ESME_RINVMSGLEN: "неверная длина сообщения",
+    c.SMPP_ESME_RSUBMITFAIL: "оператор отказал в отправке",
+    0x00000104: "неверная кодировка",  # ESME_RINVDCS
+    c.SMPP_ESME_RINVESMCLASS: "неверный тип сообщения",
+    0x00000058: "слишком много сообщений",
+}
+
+
+def refusal_reason(status: int) -> str:
+    return REFUSALS.get(status, f"оператор отказал (код {status:#x})")
 
 
 class SmppBackend(BaseSmsBackend):
@@ -133,18 +149,16 @@ class SmppBackend(BaseSmsBackend):
         entry = self._by_seq.pop(pdu.sequence, None)
         if entry is None:
             return
-        pending, index = entry
+        pending, index = entry  # index: 1-based part number
         if pdu.status in THROTTLE_STATUSES:
             self.rate = max(self.rate / 2, 1.0)
         elif pdu.status == c.SMPP_ESME_ROK:
             self.rate = min(self.rate + 1.0, self.max_rate)
         if pdu.status == c.SMPP_ESME_ROK:
-            pending.accepted += 1
-            if index == 0:
-                mid = pdu.message_id
-                pending.message_id = mid.decode() if isinstance(mid, bytes) else str(mid)
+            mid = pdu.message_id
+            pending.accepted[index] = mid.decode() if isinstance(mid, bytes) else str(mid)
         else:
-            pending.refused.append(int(pdu.status))
+            pending.refused[index] = int(pdu.status)
 
     def _on_deliver(self, pdu, **kwargs) -> int:
         item = parse_deliver(pdu)
@@ -160,10 +174,13 @@ class SmppBackend(BaseSmsBackend):
         broken = ""
         self._by_seq.clear()
         for i, sms in enumerate(messages):
-            parts, encoding, esm_class = encode_parts(sms.text)
+            # The UDH reference follows the reminder, so a re-submitted part joins the others.
+            parts, encoding, esm_class = encode_parts(sms.text, reference=sms.reminder_id % 256)
+            todo = [n for n in range(1, len(parts) + 1) if n not in sms.done_parts]
             pending = _Pending(sms, len(parts))
+            pendings.append(pending)
             try:
-                for index, part in enumerate(parts):
+                for index in todo:
                     while len(self._by_seq) >= self.window:
                         client.read_once(auto_send_enquire_link=False)
                     self._pace()
@@ -174,19 +191,20 @@ class SmppBackend(BaseSmsBackend):
                         dest_addr_ton=c.SMPP_TON_INTL,
                         dest_addr_npi=c.SMPP_NPI_ISDN,
                         destination_addr=sms.msisdn.lstrip("+"),
-                        short_message=part,
+                        short_message=parts[index - 1],
                         data_coding=encoding,
                         esm_class=esm_class,
-                        registered_delivery=1 if index == 0 else 0,
+                        registered_delivery=1,  # a receipt for every part
                     )
                     self._by_seq[pdu.sequence] = (pending, index)
-                    if index == 0:
-                        pendings.append(pending)
+                    pending.written += 1
             except (OSError, smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError) as e:
                 # sendall failed: the SMSC had already hung up, so it did not read this PDU.
                 # Parts already written (and unanswered) make their SMS "unknown" below.
                 broken = f"SMPP connection lost while sending: {e!r}"
-                not_written = list(messages[i + 1 :]) if pending in pendings else messages[i:]
+                if not pending.written:
+                    pendings.remove(pending)
+                not_written = list(messages[i + 1 :]) if pending.written else list(messages[i:])
                 break
         if not broken:
             try:
@@ -213,22 +231,28 @@ class SmppBackend(BaseSmsBackend):
 
     @staticmethod
     def _result(p: _Pending, broken: str) -> SendResult:
-        rid = p.sms.reminder_id
-        answered = p.accepted + len(p.refused)
-        if p.accepted == p.parts:
-            return SendResult(rid, "sent", message_id=p.message_id)
-        if answered < p.parts:
+        """The SMS as one unit: sent when every part is taken (now or before); a temporary
+        refusal (or a part the broken session never wrote) is a retry of the missing parts
+        only; a permanent refusal fails it with the reason in words."""
+        rid, taken = p.sms.reminder_id, dict(p.accepted)
+        first = taken.get(1, "")
+        if p.written > len(p.accepted) + len(p.refused):
             # A part was written and never answered: the SMSC may have taken it.
-            return SendResult(rid, "unknown", message_id=p.message_id, error=broken)
-        if p.accepted:
-            return SendResult(rid, "failed", p.message_id, f"parts refused: {p.refused}")
-        status = p.refused[0]
-        desc = c.DESCRIPTIONS.get(status, "unknown status")
-        if all(s in THROTTLE_STATUSES for s in p.refused):
-            return SendResult(rid, "throttled", error=f"SMSC status {status:#x}: {desc}")
-        if all(s in TRANSIENT_STATUSES for s in p.refused):
-            return SendResult(rid, "retry", error=f"SMSC status {status:#x}: {desc}")
-        return SendResult(rid, "failed", error=f"SMSC status {status:#x}: {desc}")
+            return SendResult(rid, "unknown", first, broken, part_ids=taken)
+        missing = sorted(set(range(1, p.parts + 1)) - set(p.sms.done_parts) - set(taken))
+        if not missing:
+            return SendResult(rid, "sent", first, part_ids=taken)
+        which = ", ".join(str(n) for n in missing)
+        statuses = sorted(set(p.refused.values()))
+        permanent = [s for s in statuses if s not in TRANSIENT_STATUSES | THROTTLE_STATUSES]
+        if permanent:
+            reason = refusal_reason(permanent[0])
+            return SendResult(rid, "failed", first, f"{reason} (части: {which})", taken)
+        desc = ", ".join(f"{s:#x} {c.DESCRIPTIONS.get(s, '')}".strip() for s in statuses)
+        error = f"SMSC status {desc} (части: {which})" if statuses else broken
+        if statuses and all(s in THROTTLE_STATUSES for s in statuses):
+            return SendResult(rid, "throttled", first, error, taken)
+        return SendResult(rid, "retry", first, error, taken)
 
     def poll(self):
         if self.client is not None:
@@ -285,7 +309,7 @@ def inbound_msisdn(source: str, ton: int) -> str:
         return "+" + digits
 
 
-def encode_parts(text: str) -> tuple[list[bytes], int, int]:
+def encode_parts(text: str, reference: int | None = None) -> tuple[list[bytes], int, int]:
     """(short_message of each part, data_coding, esm_class) for sms_split(text): GSM 03.38 as
     unpacked septets (an extension character is escape + code, two octets, as it counts two),
     or UTF-16BE; a long SMS gets the 8-bit-reference concatenation UDH on each part."""
@@ -297,7 +321,7 @@ def encode_parts(text: str) -> tuple[list[bytes], int, int]:
     bodies = [encode(part) for part in split.parts]
     if len(bodies) == 1:
         return bodies, data_coding, c.SMPP_MSGTYPE_DEFAULT
-    reference = random.randint(0, 255)
+    reference = random.randint(0, 255) if reference is None else reference
     udh = [bytes([5, 0, 3, reference, len(bodies), n]) for n in range(1, len(bodies) + 1)]
     return [h + b for h, b in zip(udh, bodies, strict=True)], data_coding, c.SMPP_GSMFEAT_UDHI
 

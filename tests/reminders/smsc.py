@@ -63,6 +63,10 @@ class SmscServer:
         self.refuse_bind = False
         self.refuse_status = 0  # submit_sm_resp status for the next `refuse_count` submits
         self.refuse_count = 0
+        # Refuse chosen parts of long SMS: UDH index → (status, how many more times).
+        self.refuse_parts: dict[int, tuple[int, int]] = {}
+        self.refuse_every = 0  # refuse every n-th submit with refuse_every_status
+        self.refuse_every_status = 0x08  # ESME_RSYSERR
         self.delay = 0.0  # seconds before each submit_sm_resp
         self.drop_on_submit: int | None = None  # hang up on receiving this submit (1-based)
         self.receipts = True
@@ -234,16 +238,18 @@ class SmscServer:
                         f"{cmd}_resp", client=seq, status=status, system_id="testsmsc"
                     )
                     resp.sequence = req.sequence
-                    send(resp)
                     if status:
+                        send(resp)
                         break
                     bound = True
+                    # Registered before the answer: once the client is bound, it gets messages.
                     with self._lock:
                         self.binds += 1
                         self._senders.append(send)
                         if cmd == "bind_receiver":
                             self.receiver_binds += 1
                             self._receivers.append(send)
+                    send(resp)
                 elif cmd == "enquire_link":
                     with self._lock:
                         self.enquire_links += 1
@@ -277,6 +283,15 @@ class SmscServer:
             if not drop and self.refuse_count > 0:
                 self.refuse_count -= 1
                 status = self.refuse_status
+            body = req["short_message"]
+            if not drop and not status and req["esm_class"] & 0x40 and self.refuse_parts:
+                index = body[body[0]]  # the UDH's last octet: this part's number
+                refusal, times = self.refuse_parts.get(index, (0, 0))
+                if times > 0:
+                    self.refuse_parts[index] = (refusal, times - 1)
+                    status = refusal
+            if not drop and not status and self.refuse_every and number % self.refuse_every == 0:
+                status = self.refuse_every_status
             message_id = "" if drop or status else f"M{next(self._ids):08d}"
             self.submits.append(
                 Submit(

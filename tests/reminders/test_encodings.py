@@ -151,3 +151,74 @@ def test_a_national_stop_from_a_number_with_no_case_yet_is_kept(
     )  # fmt: skip
     assert case.subscriber.pk == subscriber.pk
     assert not Reminder.objects.filter(case=case, status=Reminder.Status.SCHEDULED).exists()
+
+
+# --- A long SMS is one unit (issue 17) ---------------------------------------------------------
+
+LONG = "Обращение принято. Никому не называйте коды из SMS и не переходите по ссылкам. " * 4
+
+
+def _schedule(sms_case, specialist, texts):
+    case = sms_case()
+    Reminder.objects.filter(case=case).delete()
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))):
+        for i, text in enumerate(texts):
+            services.reminder_schedule_manual(
+                case=case, text=text, send_after=None, request_id=f"u{i}", actor=specialist
+            )
+    Reminder.objects.update(send_after=timezone.now() - timedelta(seconds=1))
+    return list(Reminder.objects.filter(case=case).order_by("pk"))
+
+
+def _dispatch_until_settled(smsc, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        Reminder.objects.filter(status=Reminder.Status.SCHEDULED).update(send_after=timezone.now())
+        services.reminders_dispatch(budget_seconds=0)
+        services.reminders_poll_backend()
+        if not Reminder.objects.filter(status=Reminder.Status.SCHEDULED).exists():
+            return
+
+
+@pytest.mark.django_db
+def test_a_refused_part_is_sent_again_alone_and_the_handset_gets_the_whole_text(
+    smsc, sms_case, specialist
+):
+    (reminder,) = _schedule(sms_case, specialist, [LONG])
+    assert reminder.parts == 5
+    smsc.refuse_parts = {2: (0x08, 1)}  # ESME_RSYSERR once for part 2
+    services.reminders_dispatch(budget_seconds=0)
+    services.reminders_poll_backend()  # the receipts of parts 1, 3, 4, 5
+    reminder.refresh_from_db()
+    assert reminder.status == Reminder.Status.SCHEDULED and "части: 2" in reminder.last_error
+    assert sorted(reminder.part_rows.values_list("index", flat=True)) == [1, 3, 4, 5]
+    _dispatch_until_settled(smsc)
+    reminder.refresh_from_db()
+    assert reminder.status == Reminder.Status.DELIVERED and reminder.attempts == 2
+    assert len(smsc.accepted()) == 5  # part 2 once more, nothing else again
+    assert smsc.handset_texts() == [LONG.strip()]
+
+
+@pytest.mark.django_db
+def test_a_permanent_refusal_fails_the_sms_with_a_reason_in_words(smsc, sms_case, specialist):
+    (reminder,) = _schedule(sms_case, specialist, [LONG])
+    smsc.refuse_parts = {3: (0x0B, 1)}  # ESME_RINVDSTADR
+    services.reminders_dispatch(budget_seconds=0)
+    reminder.refresh_from_db()
+    assert reminder.status == Reminder.Status.FAILED
+    assert reminder.last_error == "неверный номер получателя (части: 3)"
+
+
+@pytest.mark.django_db
+def test_one_submit_in_seven_refused_leaves_no_fragment_and_sends_nothing_twice(
+    smsc, sms_case, specialist, settings
+):
+    settings.SMS_MAX_ATTEMPTS = 20
+    ids = [r.pk for r in _schedule(sms_case, specialist, [f"{n}. {LONG}" for n in range(30)])]
+    smsc.refuse_every = 7
+    _dispatch_until_settled(smsc, rounds=40)
+    statuses = set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True))
+    assert statuses == {Reminder.Status.DELIVERED}
+    handset = smsc.handset_texts()
+    assert len(handset) == 30 and not any(t.startswith("[incomplete]") for t in handset)
+    keys = [(s.destination, s.short_message[:6]) for s in smsc.accepted()]
+    assert len(keys) == len(set(keys)) == 30 * 5  # each part taken exactly once
