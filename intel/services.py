@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -89,12 +89,18 @@ def sight(
         wave.save(update_fields=["ended_at"])
         wave = None
     if wave is None:
-        wave = Wave.objects.create(
-            key=key, identifier_id=identifier_id, category_id=category_id, started_at=now,
-            last_at=now, subscribers=recent, usual_per_hour=usual,
-        )  # fmt: skip
-        logger.warning("wave started: %s, %s subscribers within the window", key, recent)
-        return wave
+        try:
+            # A savepoint: two cases of one scheme opening at once both see no wave; the
+            # second finds the first's (one open wave per key) and grows it instead.
+            with transaction.atomic():
+                wave = Wave.objects.create(
+                    key=key, identifier_id=identifier_id, category_id=category_id,
+                    started_at=now, last_at=now, subscribers=recent, usual_per_hour=usual,
+                )  # fmt: skip
+            logger.warning("wave started: %s, %s subscribers within the window", key, recent)
+            return wave
+        except IntegrityError:
+            wave = Wave.objects.select_for_update().get(key=key, ended_at__isnull=True)
     wave.last_at = max(wave.last_at, now)
     wave.subscribers = max(wave.subscribers, recent)
     wave.save(update_fields=["last_at", "subscribers"])
