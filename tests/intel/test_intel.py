@@ -250,3 +250,38 @@ def test_the_review_page_costs_the_same_queries_however_many_candidates(
         # each of the six kinds.
         with django_assert_num_queries(15):
             assert client.get(reverse("intel:review")).status_code == 200
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_cases_of_one_scheme_opened_at_once_make_one_wave_and_no_error(category, integration):
+    """Intake under load: eight cases of one category at the same moment, each in its own
+    transaction; the wave's creation must not fail any of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    from cases.services import case_open
+
+    for role in Role:
+        Group.objects.get_or_create(name=role)
+    barrier = __import__("threading").Barrier(8)
+
+    def open_one(n: int) -> int:
+        try:
+            barrier.wait(10)
+            return case_open(
+                actor=integration, channel="hotline", category=category,
+                phone=f"+7916999{n:04d}", summary="Звонили из «банка»",
+            ).pk  # fmt: skip
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(open_one, range(8)))
+        assert len(set(ids)) == 8
+        # Each counted the others that had committed; the next case sees them all.
+        barrier = __import__("threading").Barrier(2)
+        list(pool.map(open_one, [8, 9]))
+    wave = Wave.objects.get()
+    assert wave.subscribers >= 9 and Sighting.objects.count() == 10
