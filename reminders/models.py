@@ -95,3 +95,21 @@ class ReminderPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reminder_id}/{self.index}"
+
+
+class EarlyReceipt(models.Model):
+    """A delivery receipt that came before the worker recorded what it answered (the
+    always-bound receiver reads it at once; the sender records after its batch): kept until
+    its message id is known, then applied."""
+
+    message_id = models.CharField(_("id в шлюзе"), max_length=128, db_index=True)
+    delivered = models.BooleanField(_("доставлено"))
+    error = models.TextField(_("ошибка"), blank=True)
+    received_at = models.DateTimeField(_("получено"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ранний отчёт о доставке")
+        verbose_name_plural = _("ранние отчёты о доставке")
+
+    def __str__(self) -> str:
+        return self.message_id

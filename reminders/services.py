@@ -39,7 +39,7 @@ from .backends.base import (
     Receipt,
     SendResult,
 )
-from .models import Reminder, ReminderPart
+from .models import EarlyReceipt, Reminder, ReminderPart
 from .quiet_hours import next_allowed_send_time
 
 logger = logging.getLogger(__name__)
@@ -560,6 +560,20 @@ def reminders_record_results(results: list[SendResult], *, now: datetime | None 
         if part_rows:
             ReminderPart.objects.bulk_create(part_rows, ignore_conflicts=True)
         CaseEvent.objects.bulk_create(events)
+    _apply_early_receipts([p.message_id for p in part_rows] + [m for _pk, m in message_ids])
+
+
+def _apply_early_receipts(message_ids: list[str]) -> None:
+    """Receipts that arrived before these ids were recorded (one query when there are none)."""
+    if not message_ids:
+        return
+    early = list(EarlyReceipt.objects.filter(message_id__in=message_ids))
+    if not early:
+        return
+    EarlyReceipt.objects.filter(pk__in=[e.pk for e in early]).delete()
+    reminders_record_receipts(
+        [Receipt(message_id=e.message_id, delivered=e.delivered, error=e.error) for e in early]
+    )
 
 
 def reminders_record_receipts(receipts: list[Receipt], *, now: datetime | None = None) -> int:
@@ -584,7 +598,7 @@ def reminders_record_receipts(receipts: list[Receipt], *, now: datetime | None =
             by_ref = Reminder.objects.filter(pk__in=refs)
             rows = by_ref if rows is None else rows | by_ref
         if rows is None:
-            return 0
+            return len(by_part)
         found: dict[str, tuple[int, int]] = {}
         open_statuses = {S.SENT, S.SENDING, S.UNKNOWN}
         for pk, case_id, mid, status in (
@@ -621,7 +635,15 @@ def reminders_record_receipts(receipts: list[Receipt], *, now: datetime | None =
             for pk, (case_id, error) in failed.items()
         ]
         CaseEvent.objects.bulk_create(events)
-    return len(delivered) + len(failed)
+        # Receipts for ids nobody has recorded yet: the sender is still writing its answers.
+        early = [
+            EarlyReceipt(message_id=r.message_id[:128], delivered=r.delivered, error=r.error)
+            for r in receipts
+            if r.message_id and f"id:{r.message_id}" not in found
+        ]
+        if early:
+            EarlyReceipt.objects.bulk_create(early)
+    return len(by_part) + len(delivered) + len(failed)
 
 
 def _record_part_receipts(receipts: list[Receipt], now: datetime) -> set[str]:
@@ -765,6 +787,8 @@ def reminders_reap(*, now: datetime | None = None, backend: BaseSmsBackend | Non
     """Reminders stuck in "sending" (their worker died): ask the gateway if it can tell;
     otherwise "unknown" for a person to check. Never resent silently."""
     now = now or timezone.now()
+    # A receipt whose id nobody recorded within a day is for no SMS of ours.
+    EarlyReceipt.objects.filter(received_at__lt=now - timedelta(days=1)).delete()
     cutoff = now - timedelta(seconds=settings.SMS_SENDING_TIMEOUT)
     stuck = list(
         Reminder.objects.filter(status=S.SENDING, claimed_at__lt=cutoff).values_list(

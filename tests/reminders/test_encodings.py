@@ -222,3 +222,20 @@ def test_one_submit_in_seven_refused_leaves_no_fragment_and_sends_nothing_twice(
     assert len(handset) == 30 and not any(t.startswith("[incomplete]") for t in handset)
     keys = [(s.destination, s.short_message[:6]) for s in smsc.accepted()]
     assert len(keys) == len(set(keys)) == 30 * 5  # each part taken exactly once
+
+
+@pytest.mark.django_db
+def test_a_receipt_before_the_sender_recorded_its_answer_is_applied_then(sms_case, specialist):
+    """The always-bound receiver may read a receipt before the worker has written which
+    message ids the SMSC gave: it is kept, and applied when they are written."""
+    from reminders.backends.base import Receipt, SendResult
+    from reminders.models import EarlyReceipt
+
+    (reminder,) = _schedule(sms_case, specialist, [LONG])
+    Reminder.objects.filter(pk=reminder.pk).update(status=Reminder.Status.SENDING, attempts=1)
+    ids = {n: f"M{n}" for n in range(1, 6)}
+    services.reminders_record_receipts([Receipt(message_id=m) for m in ids.values()])
+    assert EarlyReceipt.objects.count() == 5
+    services.reminders_record_results([SendResult(reminder.pk, "sent", "M1", part_ids=ids)])
+    reminder.refresh_from_db()
+    assert reminder.status == Reminder.Status.DELIVERED and not EarlyReceipt.objects.exists()
