@@ -669,15 +669,21 @@ def _record_part_receipts(receipts: list[Receipt], now: datetime) -> set[str]:
         if failed:
             ReminderPart.objects.filter(pk__in=failed).update(failed=True)
         touched = {rid for _pk, rid, _mid in rows}
-        reminders = list(
+        # Lock the SMS, then count their parts (FOR UPDATE cannot go with GROUP BY).
+        open_rows = dict(
             Reminder.objects.select_for_update()
             .filter(pk__in=touched, status__in=[S.SENT, S.SENDING, S.UNKNOWN])
+            .values_list("pk", "case_id")
+        )
+        counts = (
+            Reminder.objects.filter(pk__in=list(open_rows))
             .annotate(
                 n_delivered=Count("part_rows", filter=Q(part_rows__delivered_at__isnull=False)),
                 n_failed=Count("part_rows", filter=Q(part_rows__failed=True)),
             )
-            .values_list("pk", "case_id", "parts", "n_delivered", "n_failed")
+            .values_list("pk", "parts", "n_delivered", "n_failed")
         )
+        reminders = [(pk, open_rows[pk], parts, ok, bad) for pk, parts, ok, bad in counts]
         whole = [
             (pk, case_id) for pk, case_id, parts, ok, bad in reminders if not bad and ok >= parts
         ]
