@@ -66,6 +66,9 @@ class SmscServer:
         # Refuse chosen parts of long SMS: UDH index → (status, how many more times).
         self.refuse_parts: dict[int, tuple[int, int]] = {}
         self.refuse_every = 0  # refuse every n-th submit with refuse_every_status
+        self.max_rate = 0.0  # submits a second above which it answers ESME_RTHROTTLED (0: none)
+        self.throttled = 0
+        self._recent: list[float] = []
         self.refuse_every_status = 0x08  # ESME_RSYSERR
         self.delay = 0.0  # seconds before each submit_sm_resp
         self.drop_on_submit: int | None = None  # hang up on receiving this submit (1-based)
@@ -292,6 +295,14 @@ class SmscServer:
                     status = refusal
             if not drop and not status and self.refuse_every and number % self.refuse_every == 0:
                 status = self.refuse_every_status
+            if not drop and not status and self.max_rate:
+                now = time.monotonic()
+                self._recent = [t for t in self._recent if now - t < 1.0]
+                if len(self._recent) >= self.max_rate:
+                    status = 0x58  # ESME_RTHROTTLED
+                    self.throttled += 1
+                else:
+                    self._recent.append(now)
             message_id = "" if drop or status else f"M{next(self._ids):08d}"
             self.submits.append(
                 Submit(

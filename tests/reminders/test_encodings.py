@@ -222,6 +222,11 @@ def test_one_submit_in_seven_refused_leaves_no_fragment_and_sends_nothing_twice(
     assert len(handset) == 30 and not any(t.startswith("[incomplete]") for t in handset)
     keys = [(s.destination, s.short_message[:6]) for s in smsc.accepted()]
     assert len(keys) == len(set(keys)) == 30 * 5  # each part taken exactly once
+    refused = sum(1 for s in smsc.submits if s.status)
+    print(
+        f"\n1 submit in 7 refused: {len(smsc.submits)} submits, {refused} refused, "
+        f"{len(keys)} parts taken once each, 30/30 complete on the handset and delivered"
+    )
 
 
 @pytest.mark.django_db
@@ -239,3 +244,33 @@ def test_a_receipt_before_the_sender_recorded_its_answer_is_applied_then(sms_cas
     services.reminders_record_results([SendResult(reminder.pk, "sent", "M1", part_ids=ids)])
     reminder.refresh_from_db()
     assert reminder.status == Reminder.Status.DELIVERED and not EarlyReceipt.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_smsc_that_throttles_above_its_rate_gets_everything_once_and_no_attempt_is_lost(
+    smsc, sms_case, specialist, settings, capsys
+):
+    """Our ceiling (60/s) above the SMSC's (20/s): it answers ESME_RTHROTTLED, the backend
+    halves its rate, the throttled SMS go again shortly without using up their attempts."""
+    import time
+
+    settings.SMS_SMPP = {**settings.SMS_SMPP, "MAX_RATE": 60.0}
+    settings.SMS_THROTTLE_BACKOFF_SECONDS = 0
+    reset_backend()
+    smsc.max_rate = 20
+    ids = [r.pk for r in _schedule(sms_case, specialist, [f"Текст {n}" for n in range(80)])]
+    started = time.monotonic()
+    _dispatch_until_settled(smsc, rounds=60)
+    elapsed = time.monotonic() - started
+    rows = Reminder.objects.filter(pk__in=ids)
+    assert set(rows.values_list("status", flat=True)) <= {
+        Reminder.Status.SENT,
+        Reminder.Status.DELIVERED,
+    }
+    assert smsc.throttled > 0
+    assert max(rows.values_list("attempts", flat=True)) == 1  # throttling is not an attempt
+    texts = smsc.accepted_texts()
+    assert len(texts) == len(set(texts)) == 80
+    with capsys.disabled():
+        print(f"\nSMSC at 20/s, ours up to 60/s: 80 SMS in {elapsed:.1f} s, "
+              f"{smsc.throttled} throttled answers, {len(texts)} accepted once each")  # fmt: skip
