@@ -83,10 +83,13 @@ def _prepare(decisions: int) -> tuple[User, str]:
     if missing > 0:
         started = time.perf_counter()
         rows = ScammerIdentifier.objects.filter(verdict="").order_by("-reporters")[:missing]
+        made = 0
         for n, identifier in enumerate(rows):
             verdict = "confirmed" if n % 4 else "rejected"
             identifier_decide(identifier=identifier, verdict=verdict, actor=supervisor)
-        print(f"{missing:,} decisions: {time.perf_counter() - started:.1f} s")
+            made += 1
+        if made:
+            print(f"{made:,} decisions: {time.perf_counter() - started:.1f} s")
     return supervisor, token
 
 

@@ -3,12 +3,21 @@ its own index, whatever the number of cases."""
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
 from cases.models import CaseIdentifier, ScammerIdentifier
@@ -104,7 +113,7 @@ class IntelFigures:
 def intel_figures(*, since: datetime) -> IntelFigures:
     """Confirmed vs rejected by kind (decided identifiers only, by the verdict index), the
     candidates waiting, and the median time from first report to confirmation of those
-    confirmed since `since`, the most reported of each kind. Three queries and one per kind
+    confirmed since `since` (two), the most reported of each kind. Four queries and one per kind
     (six kinds), each a bounded scan of that kind (identifier_kind_reporters_idx)."""
     counts = (
         ScammerIdentifier.objects.filter(verdict__in=[V.CONFIRMED, V.REJECTED])
@@ -123,13 +132,22 @@ def intel_figures(*, since: datetime) -> IntelFigures:
     candidates = ScammerIdentifier.objects.filter(
         candidate_since__isnull=False, verdict=V.NONE
     ).count()
-    spans = [
-        (verdict_at - first_seen).total_seconds() / 3600
-        for first_seen, verdict_at in ScammerIdentifier.objects.filter(
-            verdict=V.CONFIRMED, verdict_at__gte=since
-        ).values_list("first_seen_at", "verdict_at")
-        if verdict_at is not None
-    ]
+    # The median in the database (count, then the middle one or two by the index of the
+    # sort): fetching every confirmation to take it in Python cost 110 ms at 15,000.
+    confirmed = ScammerIdentifier.objects.filter(verdict=V.CONFIRMED, verdict_at__gte=since)
+    n = confirmed.count()
+    median_hours = None
+    if n:
+        spans = list(
+            confirmed.annotate(
+                span=ExpressionWrapper(
+                    F("verdict_at") - F("first_seen_at"), output_field=DurationField()
+                )
+            )
+            .order_by("span")
+            .values_list("span", flat=True)[(n - 1) // 2 : n // 2 + 1]
+        )
+        median_hours = round(sum(x.total_seconds() for x in spans) / len(spans) / 3600, 1)
     top = [
         (str(labels[kind]), list(ScammerIdentifier.objects.filter(kind=kind, reporters__gt=0)
                                  .order_by("-reporters", "pk")[:5]))
@@ -139,6 +157,6 @@ def intel_figures(*, since: datetime) -> IntelFigures:
         top=[(label, rows) for label, rows in top if rows],
         candidates=candidates,
         by_kind=by_kind,
-        median_hours_to_confirm=round(statistics.median(spans), 1) if spans else None,
-        confirmed_in_period=len(spans),
+        median_hours_to_confirm=median_hours,
+        confirmed_in_period=n,
     )

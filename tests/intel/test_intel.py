@@ -246,9 +246,9 @@ def test_the_review_page_costs_the_same_queries_however_many_candidates(
                 identifier_decide(identifier=identifier, verdict=V.CONFIRMED, actor=supervisor)
         # 1 session, 2 user, 3 roles and permissions (one UNION), 4 candidates with case
         # counts, 5 the decided with who decided, 6 their histories, 7 figures by kind,
-        # 8 candidates waiting, 9 confirmations in the period, 10-15 the most reported of
-        # each of the six kinds.
-        with django_assert_num_queries(15):
+        # 8 candidates waiting, 9-10 confirmations in the period and their median, 11-16 the
+        # most reported of each of the six kinds.
+        with django_assert_num_queries(16):
             assert client.get(reverse("intel:review")).status_code == 200
 
 
@@ -285,3 +285,24 @@ def test_cases_of_one_scheme_opened_at_once_make_one_wave_and_no_error(category,
         list(pool.map(open_one, [8, 9]))
     wave = Wave.objects.get()
     assert wave.subscribers >= 9 and Sighting.objects.count() == 10
+
+
+@pytest.mark.parametrize("count", [1, 4, 5])
+def test_the_median_time_to_confirmation_matches_a_straightforward_one(
+    make_case, specialist, supervisor, count
+):
+    import statistics
+
+    from intel.selectors import intel_figures
+
+    now = timezone.now()
+    hours = [3, 30, 7, 12, 100][:count]
+    for n, h in enumerate(hours):
+        identifier = _report(make_case, specialist, f"+749511{n:05d}", f"+7916123{n:04d}")
+        ScammerIdentifier.objects.filter(pk=identifier.pk).update(
+            first_seen_at=now - timedelta(hours=h)
+        )
+        identifier_decide(identifier=identifier, verdict=V.CONFIRMED, actor=supervisor)
+    figures = intel_figures(since=now - timedelta(days=1))
+    assert figures.confirmed_in_period == count
+    assert figures.median_hours_to_confirm == pytest.approx(statistics.median(hours), abs=0.1)
