@@ -22,6 +22,20 @@ def sms_locmem(settings):
 
 
 @pytest.fixture
+def smsc(settings):
+    """The test SMSC on a free port, and the SMPP backend pointed at it."""
+    from .smsc import SmscServer
+
+    server = SmscServer().start()
+    settings.SMS_BACKEND = "reminders.backends.smpp.SmppBackend"
+    settings.SMS_SMPP = {**settings.SMS_SMPP, "PORT": server.port, "TIMEOUT": 1.0}
+    reset_backend()
+    yield server
+    reset_backend()
+    server.stop()
+
+
+@pytest.fixture
 def sms_category(db) -> Category:
     """A playbook with an SMS on opening (5 min) and one when step 2 is done (1 day)."""
     category = Category.objects.create(slug="bank", name="Звонок из «банка»", sla_minutes=240)

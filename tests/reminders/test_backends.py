@@ -16,8 +16,6 @@ from reminders import services
 from reminders.backends import reset_backend
 from reminders.models import Reminder
 
-from .smsc import SmscServer
-
 pytestmark = pytest.mark.django_db
 S = Reminder.Status
 OUT = (S.SENT, S.DELIVERED)  # receipts may be read in the same dispatch round
@@ -28,17 +26,6 @@ LONG = "Обращение принято. " * 6  # 114 characters of Cyrillic: 
 def daytime():
     with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=ZoneInfo("Europe/Moscow"))):
         yield
-
-
-@pytest.fixture
-def smsc(settings):
-    server = SmscServer().start()
-    settings.SMS_BACKEND = "reminders.backends.smpp.SmppBackend"
-    settings.SMS_SMPP = {**settings.SMS_SMPP, "PORT": server.port, "TIMEOUT": 1.0}
-    reset_backend()
-    yield server
-    reset_backend()
-    server.stop()
 
 
 def _due_reminders(sms_case, specialist, texts):

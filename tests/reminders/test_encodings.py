@@ -20,7 +20,7 @@ from reminders.backends import reset_backend
 from reminders.backends.smpp import encode_parts
 from reminders.models import Reminder
 
-from .smsc import SmscServer, decode
+from .smsc import decode
 
 LATIN = "abcdefghijklmnopqrstuvwxyzABCXYZ0123456789 .,!?-:()@£$"
 EXTENSION = "^{}\\[~]|€"
@@ -78,17 +78,6 @@ def test_the_submits_are_the_parts_and_a_handset_reads_the_text_back(text):
 def test_the_examples_from_the_field(text, parts, coding):
     bodies, data_coding, _esm = encode_parts(text)
     assert (len(bodies), data_coding, sms_parts(text)[1]) == (parts, coding, parts)
-
-
-@pytest.fixture
-def smsc(settings):
-    server = SmscServer().start()
-    settings.SMS_BACKEND = "reminders.backends.smpp.SmppBackend"
-    settings.SMS_SMPP = {**settings.SMS_SMPP, "PORT": server.port, "TIMEOUT": 1.0}
-    reset_backend()
-    yield server
-    reset_backend()
-    server.stop()
 
 
 @pytest.mark.django_db
