@@ -70,6 +70,10 @@ class Stack(ProcessGroup):
     def start_beat(self) -> subprocess.Popen:
         return self._start("beat", ["beat", "-l", "INFO", f"--schedule={self.tmp / 'beat'}"])
 
+    def start_receiver(self) -> subprocess.Popen:
+        """The always-bound SMPP receiver, as its systemd unit runs it."""
+        return self.start("receiver", [str(BIN / "python"), "manage.py", "smpp_receiver"])
+
     def hold(self, point: str) -> Path:
         (self.hooks / f"{point}.hold").touch()
         return self.hooks / f"{point}.reached"
