@@ -143,6 +143,14 @@ def _case(request: StaffRequest, pk: int, for_: CaseAction = CaseAction.VIEW) ->
     return access_case(request.user, pk, for_=for_, queryset=Case.objects.for_detail())
 
 
+def _case_to_write(request: StaffRequest, pk: int, for_: CaseAction) -> Case:
+    """The case for a write, if this person may do `for_` to it: one query. The service locks
+    and re-reads it; the answer is drawn from `_current()` after the write, so the page's
+    prefetches are not loaded here for nothing."""
+    require_workspace(request.user)
+    return access_case(request.user, pk, for_=for_)
+
+
 def _current(pk: int) -> Case:
     """The case as it is now, for the page after a write or a refusal."""
     return Case.objects.for_detail().get(pk=pk)
@@ -364,7 +372,7 @@ def case_chat_log(request: StaffRequest, pk: int) -> HttpResponse:
 def case_chat_reply_view(request: StaffRequest, pk: int) -> HttpResponse:
     """Send a reply: htmx gets the chat card back with the message in it; a plain POST a
     redirect, or the page with the form's errors and the typed text."""
-    case = _case(request, pk, CaseAction.REPLY)
+    case = _case_to_write(request, pk, CaseAction.REPLY)
     form = ChatReplyForm(request.POST)
     status = 422
     if form.is_valid():
@@ -397,7 +405,7 @@ def case_chat_reply_view(request: StaffRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_suggestion(request: StaffRequest, pk: int, suggestion_id: int) -> HttpResponse:
     """One click on an identifier found in the case's texts: add it, or dismiss it."""
-    case = _case(request, pk, CaseAction.WORK)
+    case = _case_to_write(request, pk, CaseAction.WORK)
     suggestion = access_suggestion(case, suggestion_id)
     form = SuggestionForm(request.POST)
     if not form.is_valid():
@@ -419,7 +427,7 @@ def case_suggestion(request: StaffRequest, pk: int, suggestion_id: int) -> HttpR
 @require_POST
 def case_chat_resend_view(request: StaffRequest, pk: int, message_id: int) -> HttpResponse:
     """A supervisor sends a reply the chat backend refused once more."""
-    case = _case(request, pk, CaseAction.RESEND)
+    case = _case_to_write(request, pk, CaseAction.RESEND)
     message = access_chat_message(case, message_id)
     error = ""
     try:
@@ -512,7 +520,7 @@ def case_detail(request: StaffRequest, pk: int) -> HttpResponse:
 def case_step(request: StaffRequest, pk: int, step_id: int) -> HttpResponse:
     """Record a step outcome in place: htmx gets the row back (plus the new case version and
     the timeline, swapped out of band); a plain POST gets the page (or a redirect)."""
-    case = _case(request, pk, CaseAction.WORK)
+    case = _case_to_write(request, pk, CaseAction.WORK)
     step = access_case_step(case, step_id)
     form = StepForm(request.POST)
     error, status = "", 200
@@ -573,7 +581,7 @@ def case_step(request: StaffRequest, pk: int, step_id: int) -> HttpResponse:
 def case_reminder_schedule(request: StaffRequest, pk: int) -> HttpResponse:
     """Schedule a specialist's SMS; htmx gets the SMS panel back, a plain POST a redirect
     (or the page with the form's errors). Every refusal is the service's."""
-    case = _case(request, pk, CaseAction.REMINDERS)
+    case = _case_to_write(request, pk, CaseAction.REMINDERS)
     form = ReminderForm(request.POST)
     created, status = False, 422
     if form.is_valid():
@@ -640,7 +648,7 @@ def case_reminder_cancel(request: StaffRequest, pk: int, reminder_id: int) -> Ht
 @login_required
 @require_POST
 def case_note(request: StaffRequest, pk: int) -> HttpResponse:
-    case = _case(request, pk, CaseAction.CHANGE)
+    case = _case_to_write(request, pk, CaseAction.CHANGE)
     form = NoteForm(request.POST)
     if form.is_valid():
         try:
@@ -665,7 +673,7 @@ def case_note(request: StaffRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def case_identifier(request: StaffRequest, pk: int) -> HttpResponse:
-    case = _case(request, pk, CaseAction.WORK)
+    case = _case_to_write(request, pk, CaseAction.WORK)
     form = IdentifierForm(request.POST)
     if form.is_valid():
         d = form.cleaned_data
@@ -692,7 +700,7 @@ def case_identifier(request: StaffRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def case_status(request: StaffRequest, pk: int) -> HttpResponse:
-    case = _case(request, pk, CaseAction.CHANGE)
+    case = _case_to_write(request, pk, CaseAction.CHANGE)
     form = StatusForm(request.POST, case=case)
     if form.is_valid():
         d = form.cleaned_data
@@ -729,7 +737,7 @@ def case_status(request: StaffRequest, pk: int) -> HttpResponse:
 @require_POST
 def case_take(request: StaffRequest, pk: int) -> HttpResponse:
     """A specialist takes an unassigned case for themself."""
-    case = _case(request, pk, CaseAction.CHANGE)
+    case = _case_to_write(request, pk, CaseAction.CHANGE)
     form = TakeForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_errors(form))

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery
+from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,9 +49,8 @@ def identifier_reported(*, link: CaseIdentifier, subscriber_id: int) -> None:
     )
     fields: dict = {"reporters": reporters, "last_reported_at": now}
     if reporters >= settings.INTEL_CANDIDATE_MIN_SUBSCRIBERS:
-        ScammerIdentifier.objects.filter(
-            pk=link.identifier_id, candidate_since__isnull=True
-        ).update(candidate_since=now)
+        # A candidate since the first time it had enough reporters: kept once set.
+        fields["candidate_since"] = Coalesce(F("candidate_since"), Value(now))
     ScammerIdentifier.objects.filter(pk=link.identifier_id).update(**fields)
     sight(f"identifier:{link.identifier_id}", subscriber_id, link.case_id, now,
           identifier_id=link.identifier_id)  # fmt: skip

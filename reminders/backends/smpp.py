@@ -21,6 +21,8 @@ import smpplib.exceptions
 import smpplib.gsm
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases.phones import normalize_msisdn
 from playbooks.sms_text import sms_split
@@ -61,18 +63,19 @@ class _Pending:
 
 # What a permanent refusal means, for the person reading the SMS panel.
 REFUSALS = {
-    c.SMPP_ESME_RINVDSTADR: "неверный номер получателя",
-    c.SMPP_ESME_RINVSRCADR: "неверное имя отправителя",
-    c.SMPP_ESME_RINVMSGLEN: "неверная длина сообщения",
-    c.SMPP_ESME_RSUBMITFAIL: "оператор отказал в отправке",
-    0x00000104: "неверная кодировка",  # ESME_RINVDCS
-    c.SMPP_ESME_RINVESMCLASS: "неверный тип сообщения",
-    0x00000058: "слишком много сообщений",
+    c.SMPP_ESME_RINVDSTADR: gettext_lazy("неверный номер получателя"),
+    c.SMPP_ESME_RINVSRCADR: gettext_lazy("неверное имя отправителя"),
+    c.SMPP_ESME_RINVMSGLEN: gettext_lazy("неверная длина сообщения"),
+    c.SMPP_ESME_RSUBMITFAIL: gettext_lazy("оператор отказал в отправке"),
+    0x00000104: gettext_lazy("неверная кодировка"),  # ESME_RINVDCS
+    c.SMPP_ESME_RINVESMCLASS: gettext_lazy("неверный тип сообщения"),
 }
 
 
 def refusal_reason(status: int) -> str:
-    return REFUSALS.get(status, f"оператор отказал (код {status:#x})")
+    if status in REFUSALS:
+        return str(REFUSALS[status])
+    return str(_("оператор отказал (код %(code)s)") % {"code": f"{status:#x}"})
 
 
 class SmppBackend(BaseSmsBackend):
@@ -162,7 +165,10 @@ class SmppBackend(BaseSmsBackend):
 
     def _on_deliver(self, pdu, **kwargs) -> int:
         item = parse_deliver(pdu)
-        (self._receipts if isinstance(item, Receipt) else self._inbound).append(item)  # type: ignore[arg-type]
+        if isinstance(item, Receipt):
+            self._receipts.append(item)
+        else:
+            self._inbound.append(item)
         return c.SMPP_ESME_ROK
 
     # --- sending --------------------------------------------------------------------------------
@@ -247,7 +253,8 @@ class SmppBackend(BaseSmsBackend):
         permanent = [s for s in statuses if s not in TRANSIENT_STATUSES | THROTTLE_STATUSES]
         if permanent:
             reason = refusal_reason(permanent[0])
-            return SendResult(rid, "failed", first, f"{reason} (части: {which})", taken)
+            error = _("%(reason)s (части: %(parts)s)") % {"reason": reason, "parts": which}
+            return SendResult(rid, "failed", first, str(error), taken)
         desc = ", ".join(f"{s:#x} {c.DESCRIPTIONS.get(s, '')}".strip() for s in statuses)
         error = f"SMSC status {desc} (части: {which})" if statuses else broken
         if statuses and all(s in THROTTLE_STATUSES for s in statuses):

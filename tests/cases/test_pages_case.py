@@ -279,7 +279,8 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
         case_add_note(case=my_case, actor=specialist, text=f"заметка {i}")
     step = _steps(my_case)[0]
     client.force_login(specialist)
-    # session, user, roles + permissions; case detail (1 + 3 prefetches); the step; the
+    # session, user, roles + permissions; the case (one query: the write does not need the
+    # page's prefetches); the step; the
     # write: savepoints (3 + 3 releases), case lock, outcome lookup + insert, audit log
     # (content type, cached after the first time, + entry), audit's read of the old case,
     # case update, event insert; the response: case detail again (1 + 3 prefetches), steps,
