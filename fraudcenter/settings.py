@@ -98,6 +98,11 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+# Durations per answer in a Server-Timing header (CPU, SQL time and count): `make bench-day`
+# reads them per request kind. Off by default: a header per answer and a wrapper per query.
+SERVER_TIMING = env.bool("SERVER_TIMING", default=False)
+if SERVER_TIMING:
+    MIDDLEWARE.insert(0, "fraudcenter.middleware.ServerTimingMiddleware")
 
 ROOT_URLCONF = "fraudcenter.urls"
 WSGI_APPLICATION = "fraudcenter.wsgi.application"
