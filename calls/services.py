@@ -28,6 +28,7 @@ from cases.models import StaffProfile
 from cases.phones import normalize_msisdn
 from cases.services import CaseConflict, staff_available_locked, staff_prepare_for_assignment
 from cases.subscribers import subscriber_get_or_create
+from deliveries import push
 
 from .access import may_work_callbacks
 from .models import (
@@ -193,6 +194,8 @@ def cti_event_record(*, endpoint: CtiEndpoint, event: CtiEvent, payload: dict) -
         call.answered_at = min(now, call.ended_at) if call.ended_at else now
         call.answering_number = event.answering_number
         call.answered_by = _staff_for(event)
+        if call.answered_by is not None:
+            push.publish(f"pop:{call.answered_by.pk}")  # their pages fetch the screen pop now
         if call.direction == Direction.IN and call.subscriber_id:
             _close_callbacks_answered(call.subscriber_id)
     elif event.event == "hangup":

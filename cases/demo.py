@@ -261,7 +261,8 @@ def seed_bulk_cases(total: int, *, rng: random.Random | None = None, log=print) 
         ["id", "kind", "value", "first_seen_at"],
         (
             (ident_start + i, "phone" if i % 5 else "sender",
-             f"+7495{ident_start + i:07d}" if i % 5 else f"{rng.choice(SCAM_SENDERS)}-{ident_start + i}", now)
+             f"+7495{ident_start + i:07d}" if i % 5
+             else f"{rng.choice(SCAM_SENDERS)}-{ident_start + i}", now)
             for i in range(n_idents)
         ),
     )  # fmt: skip

@@ -16,6 +16,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from deliveries import push
 from deliveries.services import (
     DeliveryConflict,
     delivery_enqueue,
@@ -526,6 +527,7 @@ def case_append_message(
     if created:
         _event(case, CaseEvent.Kind.MESSAGE, actor, text, author=author, message=message.pk)
         _offer(case, findings, [text], actor, "chat")
+        push.publish(f"case:{case.pk}")  # an open case page shows the line now
         back = author == ChatMessage.Author.SUBSCRIBER and case.subscriber_left_chat
         if back and (case.chat_state_at is None or sent_at > case.chat_state_at):
             _set_chat_state(case, ChatState.OPEN, sent_at, actor)
@@ -651,6 +653,7 @@ def _set_chat_state(case: Case, state: str, at: datetime, actor: User | None) ->
     Case.objects.filter(pk=case.pk).update(chat_state=state, chat_state_at=at)
     case.chat_state, case.chat_state_at = state, at
     _event(case, CaseEvent.Kind.CHAT_STATE, actor, state=state, at=at.isoformat())
+    push.publish(f"case:{case.pk}")
 
 
 @transaction.atomic

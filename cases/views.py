@@ -18,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from deliveries import push
 from fraudcenter.requests import StaffRequest
 from reminders.access import access_reminder
 from reminders.models import Reminder
@@ -336,6 +337,8 @@ def _chat_context(
         "chat_form": form or _new_chat_form(case),
         "chat_script": script,
         "chat_poll_ms": int(settings.CHAT_POLL_SECONDS * 1000),
+        # This page also listens to its case: a new line or a reply's delivery state.
+        "push_url": push.url_for([f"pop:{request.user.pk}", f"case:{case.pk}"]),
     }
 
 

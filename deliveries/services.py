@@ -37,6 +37,7 @@ from standardwebhooks.webhooks import Webhook
 
 from fraudcenter.checkpoints import checkpoint
 
+from . import push
 from .models import Delivery, DeliveryAttempt
 
 logger = logging.getLogger(__name__)
@@ -273,6 +274,8 @@ def _record(delivery: Delivery, answer: Answer, started_at: datetime) -> str:
         Delivery.objects.filter(
             pk=delivery.pk, status=S.SENDING, attempts=delivery.attempts
         ).update(**fields)
+        if delivery.ordering_key:  # whoever watches that key (a case page) sees the new state
+            push.publish(delivery.ordering_key)
     logger.info(
         "delivery %s to %s: attempt %s %s (%s)",
         delivery.webhook_id, delivery.target, delivery.attempts, verdict, answer.status_code,

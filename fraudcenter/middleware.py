@@ -63,7 +63,7 @@ class ServerTimingMiddleware:
         statements = 0
         sql_seconds = 0.0
 
-        def timed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        def timed(execute, sql, params, many, context):
             nonlocal statements, sql_seconds
             start = time.perf_counter()
             try:

@@ -13,6 +13,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from deliveries.push import origin as push_origin
 from deliveries.secrets import check_secret
 from fraudcenter.db_router import replica_database
 from fraudcenter.logging import logging_config
@@ -486,6 +487,19 @@ CALLBACK_DEADLINE_MINUTES = env.int("CALLBACK_DEADLINE_MINUTES", default=15)
 CALLBACK_MAX_ATTEMPTS = env.int("CALLBACK_MAX_ATTEMPTS", default=3)
 # How often a specialist's open page asks whether a call was just answered (the screen pop).
 SCREEN_POP_POLL_SECONDS = env.int("SCREEN_POP_POLL_SECONDS", default=1)
+# Server push instead of those polls (deliveries/push.py): where browsers reach the push
+# server (`manage.py push_server`; behind the proxy: "/push/") and the Redis it listens to.
+# Both unset (the embedded default): the pages poll as above.
+PUSH_URL = env.str("PUSH_URL", default="")
+PUSH_REDIS_URL = env.str("PUSH_REDIS_URL", default="")
+# With push on, pages still poll this slowly (a hint lost while Redis restarted) and at the
+# old pace while their push connection is down.
+PUSH_FALLBACK_SECONDS = env.int("PUSH_FALLBACK_SECONDS", default=30)
+PUSH_KEEPALIVE_SECONDS = env.int("PUSH_KEEPALIVE_SECONDS", default=25)
+# A page's push URL is signed for this long (a page left open overnight reloads).
+PUSH_TOKEN_MAX_AGE = env.int("PUSH_TOKEN_MAX_AGE", default=24 * 3600)
+if push_origin(PUSH_URL):  # on another origin (make run: another port)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(push_origin(PUSH_URL))
 # How often the supervisors' queue page refreshes itself (seconds).
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=10)
 # A case is "repeat" when its subscriber had an earlier case within this many days.

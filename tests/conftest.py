@@ -9,6 +9,7 @@ from cases.services import case_open
 from playbooks.models import Category, Playbook, PlaybookVersion, Step
 from playbooks.services import playbook_publish
 from tests.chat_server import chat_server as chat_server  # noqa: F401  (a fixture)
+from tests.push_server import push_server as push_server  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="session")

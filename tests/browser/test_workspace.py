@@ -518,3 +518,35 @@ def test_a_supervisor_confirms_a_scammers_number_and_sees_the_wave(
     page.goto(f"{live_server.url}/queue/")
     page.locator("#waves .wave.active", has_text=category.name).wait_for()
     _shot(page, "queue-waves")
+
+
+def test_with_push_on_the_screen_pop_arrives_without_polling(live_server, page, demo, push_server):
+    """Push on (a real push server and Redis): the open page's EventSource gets the hint and
+    fetches the screen pop at once; apart from that the page asks only every 30 s, not every
+    second. The push server's origin is allowed by the CSP (no violation)."""
+    import time
+
+    import requests
+
+    from calls.services import cti_endpoint_create
+    from cases.models import StaffProfile
+
+    specialist = User.objects.get(username="specialist1")
+    StaffProfile.objects.update_or_create(user=specialist, defaults={"cti_extension": "201"})
+    _endpoint, token = cti_endpoint_create(name="browser-pbx-push")
+    pbx = f"{live_server.url}/api/v1/cti/{token}"
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if "/calls/pop/" in r.url else None)
+    violations = watch_csp(page)
+    _login(page, live_server.url, "specialist1")
+    page.wait_for_function("document.body.dataset.pushUrl !== undefined")
+    time.sleep(3)  # the EventSource is open; a polling page would have asked three times
+    assert len(polls) <= 1, polls  # the one fetch when the push connection opened
+    event = {"from": "8 903 555-01-01", "to": "611", "direction": "in", "callId": "push-pop-1"}
+    requests.post(pbx, data={**event, "event": "newCall"}, timeout=10)
+    answered = time.monotonic()
+    requests.post(pbx, data={**event, "event": "answer", "answeringNumber": "201"}, timeout=10)
+    page.locator("#screen-pop .screen-pop").wait_for(timeout=2_000)
+    assert time.monotonic() - answered < 2.0
+    assert "Обращается повторно" in page.inner_text("#screen-pop")
+    assert violations == []
