@@ -65,6 +65,7 @@ class Box:
 
     def __init__(self, out: Path, env: dict[str, str], port: int, chat_port: int) -> None:
         self.out, self.env, self.port, self.chat_port = out, env, port, chat_port
+        self.push_port = port + 1
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self) -> None:
@@ -90,6 +91,10 @@ class Box:
                 "--pool=solo",
                 "--loglevel=WARNING",
             ],
+        )
+        self._spawn(
+            "push",
+            [str(VENV / "bin/python"), "manage.py", "push_server", "--port", str(self.push_port)],
         )
         self._spawn(
             "web", [str(VENV / "bin/gunicorn"), "-c", "deploy/gunicorn.conf.py", "fraudcenter.wsgi"]
@@ -431,6 +436,15 @@ def main() -> None:
         "CHAT_WEBHOOK_SECRET": CHAT_SECRET,
         "DAY_JSON": str(out / "day.json"),
         "PYTHONUNBUFFERED": "1",
+        # Server push (deliveries/push.py) unless BENCH_PUSH=0 (then the pages poll).
+        **(
+            {
+                "PUSH_URL": f"http://127.0.0.1:{args.port + 1}/push/",
+                "PUSH_REDIS_URL": "redis://127.0.0.1:6379/9",
+            }
+            if os.environ.get("BENCH_PUSH", "1") == "1"
+            else {"PUSH_URL": "", "PUSH_REDIS_URL": ""}
+        ),
     }
     print(f"== preparing {db} ({args.size:,} cases) → {out}", flush=True)
     sh(str(VENV / "bin/python"), str(HERE / "day_prepare.py"), str(args.size), str(out), env=env)

@@ -33,6 +33,7 @@ run sees the hour's mix rather than everybody's first minute.
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import os
@@ -41,8 +42,10 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import gevent
+import gevent.socket
 from locust import FastHttpUser, between, events, task
 from locust.exception import StopUser
 
@@ -52,6 +55,8 @@ CHAT_SHARE = 7 / 22
 POP_SECONDS = float(os.environ.get("SCREEN_POP_POLL_SECONDS", "1"))
 CHAT_POLL_SECONDS = float(os.environ.get("CHAT_POLL_SECONDS", "3"))
 QUEUE_REFRESH_SECONDS = float(os.environ.get("QUEUE_REFRESH_SECONDS", "10"))
+QUEUE_STAFF_REFRESH_SECONDS = float(os.environ.get("QUEUE_STAFF_REFRESH_SECONDS", "30"))
+PUSH_FALLBACK_SECONDS = float(os.environ.get("PUSH_FALLBACK_SECONDS", "120"))
 SPECIALISTS_PER_SUPERVISOR = 15
 SPECIALISTS_PER_MANAGER = 100
 CSRF = "daybenchcsrftoken0123456789abcde"  # any 32 characters: cookie and header agree
@@ -60,6 +65,7 @@ DESCRIPTION = "Абонент сообщил, что звонили с незн�
 VERSION = re.compile(r'name="version" value="(\d+)"')
 STEP = re.compile(r'action="/cases/\d+/steps/(\d+)/"')
 CASE_URL = re.compile(r"/cases/(\d+)/")
+PUSH_URL = re.compile(r'data-push-url="([^"]+)"')
 
 # Server-Timing per request kind: the web worker's CPU ms, SQL ms and statements.
 TIMINGS: dict[str, list[tuple[float, float, int]]] = {}
@@ -98,6 +104,7 @@ def _phone(rng: random.Random) -> str:
 class Staff(FastHttpUser):
     abstract = True
     role = "specialists"
+    first_page, first_page_name = "/cases/mine/", "page: my cases"
 
     def on_start(self) -> None:
         self.rng = random.Random()
@@ -107,7 +114,46 @@ class Staff(FastHttpUser):
             "X-CSRFToken": CSRF,
             "Referer": self.host + "/",
         }
-        self.pollers = [gevent.spawn(self._poll, "/calls/pop/", "poll: screen pop", POP_SECONDS)]
+        self.pollers: list[Any] = []
+        # The first page of the shift; with push on it names this person's push URL.
+        page = self.get(self.first_page, self.first_page_name)
+        push_url = PUSH_URL.search(page.text or "")
+        if push_url:
+            # As app.js does: one EventSource, the pop fetched when told, a slow safety poll.
+            self.pollers.append(
+                gevent.spawn(
+                    self._listen,
+                    html.unescape(push_url.group(1)),
+                    {"pop": ("/calls/pop/", "push: screen pop")},
+                )
+            )
+            self.pollers.append(
+                gevent.spawn(self._poll, "/calls/pop/", "poll: screen pop", PUSH_FALLBACK_SECONDS)
+            )
+        else:
+            self.pollers.append(
+                gevent.spawn(self._poll, "/calls/pop/", "poll: screen pop", POP_SECONDS)
+            )
+
+    def _listen(self, url: str, handlers: dict[str, tuple[str, str]]) -> None:
+        """An EventSource: reads the push server's stream, fetches what it names."""
+        parts = urlsplit(url)
+        while True:
+            try:
+                sock = gevent.socket.create_connection((parts.hostname, parts.port))
+                sock.sendall(
+                    f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: x\r\n"
+                    "Accept: text/event-stream\r\n\r\n".encode()
+                )
+                stream = sock.makefile("rb")
+                for raw in stream:
+                    line = raw.decode().strip()
+                    if line.startswith("event: ") and line[7:] in handlers:
+                        path, name = handlers[line[7:]]
+                        self.get(path, name, hx=True)
+            except OSError:
+                pass
+            gevent.sleep(3)  # the EventSource's retry
 
     def on_stop(self) -> None:
         gevent.killall(self.pollers)
@@ -131,7 +177,8 @@ class Staff(FastHttpUser):
             path, name=name, data=data, headers=headers, allow_redirects=False, catch_response=True
         ) as r:
             if r.status_code not in (200, 201, 302):
-                r.failure(f"HTTP {r.status_code}: {r.text[:200] if r.text else ''}")
+                errors = re.findall(r'class="errorlist[^"]*"[^>]*>(.*?)</ul>', r.text or "", re.S)
+                r.failure(f"HTTP {r.status_code}: {errors or (r.text or '')[:200]}")
             return r
 
 
@@ -147,6 +194,7 @@ class Specialist(Staff):
         self.started = True
         self.chat = chat
         self.case_id: int | None = None
+        self.case_push: str | None = None  # the case page's push URL ("" when push is off)
         self.version = 0
         self.steps: list[int] = []
         self.phone = _phone(self.rng)
@@ -155,20 +203,25 @@ class Specialist(Staff):
             self.setup_case(chat)
         gap = CONTACT_MINUTES * 60 / len(script)
         gevent.sleep(self.rng.uniform(0, gap))
-        chat_poll = None
+        watching: list[Any] = []
         for n, action in enumerate(script):
             if n < start:
                 continue
-            if chat and chat_poll is None and self.case_id:
-                chat_poll = gevent.spawn(
-                    self._poll, f"/cases/{self.case_id}/chat/", "poll: chat log", CHAT_POLL_SECONDS
-                )
-                self.pollers.append(chat_poll)
+            if chat and not watching and self.case_id and self.case_push is not None:
+                watching = self.watch_chat()
             action()
             gevent.sleep(self.rng.expovariate(1 / gap))
-        if chat_poll is not None:
-            chat_poll.kill()
-            self.pollers.remove(chat_poll)
+        gevent.killall(watching)
+
+    def watch_chat(self) -> list[Any]:
+        """The open case page's conversation: pushed, or polled every CHAT_POLL_SECONDS."""
+        log = f"/cases/{self.case_id}/chat/"
+        if self.case_push:
+            return [
+                gevent.spawn(self._listen, self.case_push, {"case": (log, "push: chat log")}),
+                gevent.spawn(self._poll, log, "poll: chat log", PUSH_FALLBACK_SECONDS),
+            ]
+        return [gevent.spawn(self._poll, log, "poll: chat log", CHAT_POLL_SECONDS)]
 
     def call_script(self) -> list[Any]:
         return [
@@ -330,6 +383,9 @@ class Specialist(Staff):
         r = self.get(f"/cases/{self.case_id}/", name)
         text = r.text or ""
         self._version(text)
+        if self.case_push is None and r.status_code == 200:
+            found = PUSH_URL.search(text)
+            self.case_push = html.unescape(found.group(1)) if found else ""
         self.steps = [int(s) for s in dict.fromkeys(STEP.findall(text))]
 
     def _version(self, text: str) -> None:
@@ -388,6 +444,8 @@ class Specialist(Staff):
         )
 
     def close(self) -> None:
+        while self.steps:  # a contact joined midway still has its steps to record first
+            self.step()
         self.write(
             "status/",
             "page: close case",
@@ -413,21 +471,31 @@ class Supervisor(Staff):
     role = "supervisors"
     wait_time = between(0, 0)
 
+    first_page, first_page_name = "/queue/", "supervisor: queue page"
+
     @task
     def watch(self) -> None:
-        self.get("/queue/", "supervisor: queue page")
+        """The queue page's own polls: the board, waves and callbacks every
+        QUEUE_REFRESH_SECONDS, the staff's load every QUEUE_STAFF_REFRESH_SECONDS; the page
+        reloaded every five minutes."""
         until = time.monotonic() + 300
         gevent.sleep(self.rng.uniform(0, QUEUE_REFRESH_SECONDS))
+        staff_due = time.monotonic() + self.rng.uniform(0, QUEUE_STAFF_REFRESH_SECONDS)
         while time.monotonic() < until:
-            self.get("/queue/", "poll: queue rows", hx=True)
+            self.get("/queue/?part=rows", "poll: queue rows", hx=True)
             self.get("/intel/waves/", "poll: waves", hx=True)
             self.get("/calls/queue/", "poll: callbacks", hx=True)
+            if time.monotonic() >= staff_due:
+                self.get("/queue/?part=staff", "poll: staff load", hx=True)
+                staff_due += QUEUE_STAFF_REFRESH_SECONDS
             gevent.sleep(QUEUE_REFRESH_SECONDS)
+        self.get("/queue/", "supervisor: queue page")
 
 
 class Manager(Staff):
     weight = SPECIALISTS_PER_SUPERVISOR
     role = "managers"
+    first_page, first_page_name = "/reports/", "manager: reports page"
     wait_time = between(240, 360)
 
     def on_start(self) -> None:

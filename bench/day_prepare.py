@@ -16,6 +16,7 @@ import io
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,7 @@ def main() -> None:
     out = io.StringIO()
     call_command("create_integration", "day-line", stdout=out)
     api_token = out.getvalue().strip().splitlines()[-1]
-    _endpoint, cti_token = cti_endpoint_create(name="day-pbx")
+    _endpoint, cti_token = cti_endpoint_create(name=f"day-pbx-{time.time_ns()}")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     max_sub = Subscriber.objects.order_by("-id").values_list("id", flat=True).first() or 1

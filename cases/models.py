@@ -188,6 +188,12 @@ class Case(models.Model):
             models.Index(fields=["subscriber", "-created_at"], name="case_subscriber_idx"),
             models.Index(fields=["status", "category", "-created_at"], name="case_status_cat_idx"),
             models.Index(fields=["assignee", "status"], name="case_assignee_status_idx"),
+            # Each specialist's load (queue page, assignment): their open cases, index-only.
+            models.Index(
+                fields=["assignee", "due_at"],
+                name="case_open_load_idx",
+                condition=Q(assignee__isnull=False, status__in=["new", "in_progress", "waiting"]),
+            ),
             models.Index(
                 fields=["priority", "due_at"],
                 name="case_queue_idx",

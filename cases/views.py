@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django import forms
 from django.conf import settings
@@ -845,20 +845,24 @@ def case_list_all(request: StaffRequest) -> HttpResponse:
 @require_GET
 def queue(request: StaffRequest) -> HttpResponse:
     require_queue(request.user)
-    staff = staff_load()
     now = timezone.now()
-    return render(
-        request,
-        "cases/queue.html",
-        {
-            "board": queue_unassigned(limit=100),
-            "staff": staff,
-            "specialists": staff,
-            "can_assign": may_assign(request.user),
-            "now": now,
-            "refresh_seconds": settings.QUEUE_REFRESH_SECONDS,
-        },
-    )
+    part = request.GET.get("part", "") if request.htmx else ""
+    context: dict[str, Any] = {
+        "can_assign": may_assign(request.user),
+        "now": now,
+        "refresh_seconds": settings.QUEUE_REFRESH_SECONDS,
+        "staff_refresh_seconds": settings.QUEUE_STAFF_REFRESH_SECONDS,
+    }
+    # The polls ask for their own part: the board every 10 s, the staff's load less often.
+    if part == "rows":
+        context["board"] = queue_unassigned(limit=100)
+        return render(request, "cases/_queue_poll.html", context)
+    staff = staff_load()
+    context.update(staff=staff, specialists=staff)
+    if part == "staff":
+        return render(request, "cases/_queue_staff.html", context)
+    context["board"] = queue_unassigned(limit=100)
+    return render(request, "cases/queue.html", context)
 
 
 def _back(request: StaffRequest, default: str) -> HttpResponse:

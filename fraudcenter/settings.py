@@ -494,7 +494,7 @@ PUSH_URL = env.str("PUSH_URL", default="")
 PUSH_REDIS_URL = env.str("PUSH_REDIS_URL", default="")
 # With push on, pages still poll this slowly (a hint lost while Redis restarted) and at the
 # old pace while their push connection is down.
-PUSH_FALLBACK_SECONDS = env.int("PUSH_FALLBACK_SECONDS", default=30)
+PUSH_FALLBACK_SECONDS = env.int("PUSH_FALLBACK_SECONDS", default=120)
 PUSH_KEEPALIVE_SECONDS = env.int("PUSH_KEEPALIVE_SECONDS", default=25)
 # A page's push URL is signed for this long (a page left open overnight reloads).
 PUSH_TOKEN_MAX_AGE = env.int("PUSH_TOKEN_MAX_AGE", default=24 * 3600)
@@ -502,6 +502,8 @@ if push_origin(PUSH_URL):  # on another origin (make run: another port)
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(push_origin(PUSH_URL))
 # How often the supervisors' queue page refreshes itself (seconds).
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=10)
+# ... and its list of specialists with their load (at 300 people, most of the page).
+QUEUE_STAFF_REFRESH_SECONDS = env.int("QUEUE_STAFF_REFRESH_SECONDS", default=30)
 # A case is "repeat" when its subscriber had an earlier case within this many days.
 REPEAT_VICTIM_DAYS = env.int("REPEAT_VICTIM_DAYS", default=30)
 # Disclosed codes make the deadline this many minutes at the most.

@@ -248,6 +248,14 @@ def test_the_board_runs_the_same_queries_for_any_number_of_cases_and_people(
     # and category; overdue and at-risk counts (each capped at 1000 rows)
     with django_assert_num_queries(7):
         assert client.get(reverse("cases:queue")).status_code == 200
+    # The board's poll: session, user, groups; unassigned cases; the two counts.
+    with django_assert_num_queries(6):
+        poll = client.get(reverse("cases:queue") + "?part=rows", HTTP_HX_REQUEST="true")
+        assert poll.status_code == 200
+    # The staff's poll: session, user, groups; specialists with load and profile.
+    with django_assert_num_queries(4):
+        poll = client.get(reverse("cases:queue") + "?part=staff", HTTP_HX_REQUEST="true")
+        assert poll.status_code == 200
 
 
 def test_the_board_caps_its_counts_instead_of_counting_a_huge_backlog(

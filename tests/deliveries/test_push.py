@@ -69,7 +69,7 @@ def test_with_push_on_the_pages_listen_and_poll_only_slowly(
 ):
     client.force_login(specialist)
     html = client.get("/cases/mine/").content.decode()
-    assert 'hx-trigger="push, every 30s"' in html
+    assert 'hx-trigger="push, every 120s"' in html
     [url] = re.findall(r'data-push-url="([^"]+)"', html)
     assert push.verify(url.split("?t=", 1)[1]) == [f"pop:{specialist.pk}"]
     case = make_case(channel="chat")
