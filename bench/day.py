@@ -148,7 +148,6 @@ def run_step(args, box: Box, db: str, out: Path, env: dict[str, str], specialist
     prefix = out / f"step-{specialists}"
     timings = out / f"timings-{specialists}.json"
     spawn_seconds = max(5, min(30, users // 100))
-    before_box = box_cpu(box, db)
     t0 = time.monotonic()
     locust = subprocess.Popen(
         [
@@ -161,8 +160,7 @@ def run_step(args, box: Box, db: str, out: Path, env: dict[str, str], specialist
             "-r",
             str(max(1, users // spawn_seconds)),
             "-t",
-            f"{spawn_seconds + args.step_seconds}s",
-            "--reset-stats",
+            f"{spawn_seconds + args.warmup + args.step_seconds}s",
             "--only-summary",
             "--host",
             f"http://127.0.0.1:{args.port}",
@@ -174,12 +172,12 @@ def run_step(args, box: Box, db: str, out: Path, env: dict[str, str], specialist
             "WARNING",
         ],
         cwd=ROOT,
-        env={**env, "DAY_TIMINGS": str(timings)},
+        env={**env, "DAY_TIMINGS": str(timings), "DAY_WARMUP_SECONDS": str(args.warmup)},
         stdout=open(out / f"locust-{specialists}.log", "w"),  # noqa: SIM115  # closed on exit
         stderr=subprocess.STDOUT,
     )
     # CPU of the box over the measured part only (after everybody started).
-    time.sleep(spawn_seconds)
+    time.sleep(spawn_seconds + args.warmup)
     before_box = box_cpu(box, db)
     locust_before = sum(cpu_seconds(p) for p in [locust.pid, *children(locust.pid)])
     time.sleep(args.step_seconds)
@@ -399,12 +397,16 @@ def main() -> None:
     ap.add_argument("--step-seconds", type=int, default=60)
     ap.add_argument("--create-seconds", type=int, default=15)
     ap.add_argument("--peer", action="store_true")
+    ap.add_argument(
+        "--warmup", type=int, default=30, help="seconds after everybody started, not counted"
+    )
     ap.add_argument("--smoke", action="store_true", help="10,000 cases, one short step (CI)")
     ap.add_argument("--port", type=int, default=8111)
     ap.add_argument("--chat-port", type=int, default=8125)
     args = ap.parse_args()
     if args.smoke:
         args.size, args.steps, args.step_seconds, args.create_seconds = 10_000, "50", 15, 3
+        args.warmup = 5
     out = HERE / "out" / f"day-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True)
     db = f"fc_bench_{args.size}"

@@ -407,9 +407,7 @@ def staff_load() -> list[StaffLoad]:
         .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
         .select_related("staff_profile")
         .annotate(
-            open_cases=Coalesce(
-                Subquery(mine.annotate(n=Count("*")).values("n")), 0
-            ),
+            open_cases=Coalesce(Subquery(mine.annotate(n=Count("*")).values("n")), 0),
             oldest_due=Subquery(mine.annotate(d=Min("due_at")).values("d")),
             away_until=Subquery(away.values("ends_at")[:1]),
             away_kind=Subquery(away.values("kind")[:1]),

@@ -498,12 +498,14 @@ PUSH_FALLBACK_SECONDS = env.int("PUSH_FALLBACK_SECONDS", default=120)
 PUSH_KEEPALIVE_SECONDS = env.int("PUSH_KEEPALIVE_SECONDS", default=25)
 # A page's push URL is signed for this long (a page left open overnight reloads).
 PUSH_TOKEN_MAX_AGE = env.int("PUSH_TOKEN_MAX_AGE", default=24 * 3600)
-if push_origin(PUSH_URL):  # on another origin (make run: another port)
-    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(push_origin(PUSH_URL))
+if _push_origin := push_origin(PUSH_URL):  # on another origin (make run: another port)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["connect-src"].append(_push_origin)
 # How often the supervisors' queue page refreshes itself (seconds).
 QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=10)
 # ... and its list of specialists with their load (at 300 people, most of the page).
 QUEUE_STAFF_REFRESH_SECONDS = env.int("QUEUE_STAFF_REFRESH_SECONDS", default=30)
+# Those polls' parts are rendered once for every supervisor with the same rights this often.
+QUEUE_PART_CACHE_SECONDS = env.int("QUEUE_PART_CACHE_SECONDS", default=5)
 # A case is "repeat" when its subscriber had an earlier case within this many days.
 REPEAT_VICTIM_DAYS = env.int("REPEAT_VICTIM_DAYS", default=30)
 # Disclosed codes make the deadline this many minutes at the most.

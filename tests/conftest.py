@@ -12,6 +12,14 @@ from tests.chat_server import chat_server as chat_server  # noqa: F401  (a fixtu
 from tests.push_server import push_server as push_server  # noqa: F401  (a fixture)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (the queue's shared parts are cached a while)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
     # Live-server threads and worker subprocesses must not keep connections open between

@@ -1,5 +1,6 @@
 """The supervisor's queue board, assignment, auto-assignment and availability."""
 
+import re
 import threading
 from datetime import timedelta
 
@@ -269,3 +270,36 @@ def test_the_board_caps_its_counts_instead_of_counting_a_huge_backlog(
         Case.objects.filter(pk=case.pk).update(due_at=timezone.now() - timedelta(minutes=1))
     client.force_login(supervisor)
     assert "просрочено: 2+" in client.get(reverse("cases:queue")).content.decode()
+
+
+def test_the_boards_poll_is_rendered_once_for_every_supervisor_with_the_same_rights(
+    client, supervisor, specialist, make_case, django_assert_num_queries
+):
+    """200 supervisors poll the same board: one render per QUEUE_PART_CACHE_SECONDS for all,
+    with each one's own CSRF token in the staff's forms."""
+    other = User.objects.create_user("super2")
+    other.groups.add(Group.objects.get(name="supervisor"))
+    case = make_case()
+    client.force_login(supervisor)
+    first = client.get(reverse("cases:queue") + "?part=rows", HTTP_HX_REQUEST="true")
+    assert f'id="pick-{case.pk}"' in first.content.decode()
+    staff_first = client.get(reverse("cases:queue") + "?part=staff", HTTP_HX_REQUEST="true")
+    client.force_login(other)
+    # session, user, groups: the board and the staff's load come from the cache.
+    with django_assert_num_queries(3):
+        again = client.get(reverse("cases:queue") + "?part=rows", HTTP_HX_REQUEST="true")
+    assert again.content == first.content
+    with django_assert_num_queries(3):
+        staff = client.get(reverse("cases:queue") + "?part=staff", HTTP_HX_REQUEST="true")
+    tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', staff.content.decode())
+    assert tokens and "__csrf" not in staff.content.decode()
+    # The token works for this supervisor: a break from the cached form is accepted.
+    client.handler.enforce_csrf_checks = True
+    specialist_pk = int(re.findall(r'name="user" value="(\d+)"', staff.content.decode())[0])
+    response = client.post(
+        reverse("cases:absence"),
+        {"csrfmiddlewaretoken": tokens[0], "user": specialist_pk, "action": "break",
+         "minutes": 15},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert staff_first.status_code == 200
