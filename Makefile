@@ -2,13 +2,15 @@
 # make lint — ruff, mypy (django-stubs), import-linter, makemigrations --check
 # make test — the whole suite (SQLite by default; DATABASE_URL=postgres://... for PostgreSQL)
 # make test-scale — the scale-out run on PostgreSQL + RabbitMQ (tests/scale)
+# make bench-day — a center's working hour at a million cases, raised until p99 passes 200 ms
+#                  (bench/day.py; PEER=1 also measures django-helpdesk in the same run)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: venv run migrate seed test test-scale test-fast lint format check bench clean webhook-secret
+.PHONY: venv run migrate seed test test-scale test-fast lint format check bench bench-day bench-day-smoke clean webhook-secret
 
 venv: $(VENV)/.installed
 
@@ -69,3 +71,11 @@ clean:
 
 bench: venv
 	bash bench/run.sh
+
+# BENCH_DAY_ARGS="--steps 500,1000 --step-seconds 30" to change the steps (bench/README.md).
+bench-day: venv
+	$(PY) bench/day.py $(if $(filter 1,$(PEER)),--peer) $(BENCH_DAY_ARGS)
+
+# What CI runs: 10,000 cases, 50 specialists for 15 s; fails if a request fails.
+bench-day-smoke: venv
+	$(PY) bench/day.py --smoke
