@@ -142,11 +142,17 @@ def read_stats(prefix: Path) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(f) if row["Name"] != "Aggregated"]
 
 
-def run_step(args, box: Box, db: str, out: Path, env: dict[str, str], specialists: int) -> dict:
+def run_step(
+    args, box: Box, db: str, out: Path, env: dict[str, str], day: dict, specialists: int
+) -> dict:
     # The locustfile's weights: 1,500 specialists : 100 supervisors : 15 managers.
     users = round(specialists * 1615 / 1500)
     prefix = out / f"step-{specialists}"
     timings = out / f"timings-{specialists}.json"
+    # Fresh in-progress cases for the users who join a contact midway (each step its own).
+    per_account = -(-specialists // len(day["specialists"])) + 1
+    sh(str(VENV / "bin/python"), str(HERE / "day_prepare.py"), str(args.size), str(out),
+       "--pool", str(per_account), "--tag", str(specialists), env=env)  # fmt: skip
     spawn_seconds = max(5, min(30, users // 100))
     t0 = time.monotonic()
     locust = subprocess.Popen(
@@ -172,7 +178,12 @@ def run_step(args, box: Box, db: str, out: Path, env: dict[str, str], specialist
             "WARNING",
         ],
         cwd=ROOT,
-        env={**env, "DAY_TIMINGS": str(timings), "DAY_WARMUP_SECONDS": str(args.warmup)},
+        env={
+            **env,
+            "DAY_TIMINGS": str(timings),
+            "DAY_WARMUP_SECONDS": str(args.warmup),
+            "DAY_POOL": str(out / f"pool-{specialists}.json"),
+        },
         stdout=open(out / f"locust-{specialists}.log", "w"),  # noqa: SIM115  # closed on exit
         stderr=subprocess.STDOUT,
     )
@@ -460,7 +471,7 @@ def main() -> None:
         box.start()
         for n in [int(s) for s in args.steps.split(",")]:
             print(f"== {n:,} specialists for {args.step_seconds} s", flush=True)
-            step = run_step(args, box, db, out, env, n)
+            step = run_step(args, box, db, out, env, day, n)
             steps.append(step)
             print(
                 f"   {step['rps']:.1f} req/s, worst p99 {step['worst_p99']:.0f} ms, "

@@ -33,6 +33,7 @@ run sees the hour's mix rather than everybody's first minute.
 
 from __future__ import annotations
 
+import collections
 import html
 import itertools
 import json
@@ -74,6 +75,10 @@ _accounts = {
     role: itertools.cycle(DAY[role]) for role in ("specialists", "supervisors", "managers")
 }
 _run = uuid.uuid4().hex[:8]
+POOL = json.loads(open(os.environ["DAY_POOL"]).read()) if os.environ.get("DAY_POOL") else {}  # noqa: SIM115
+_pool_next: collections.defaultdict[tuple[str, bool], Any] = collections.defaultdict(
+    itertools.count
+)
 _serial = itertools.count()
 
 
@@ -393,10 +398,12 @@ class Specialist(Staff):
             self.case_id = int(match.group(1))
 
     def setup_case(self, chat: bool) -> None:
-        self.open_case(name="setup: open")
-        if chat:
-            self.take(name="setup: take")
-        self.case_page(name="setup: case page")
+        """Joined midway: a case of this account from the pool (bench/day_prepare.py --pool),
+        in progress, version 1, its steps not yet recorded."""
+        cases = POOL["cases"][self.account["username"]]["chat" if chat else "call"]
+        case_id, category_id, push_url = cases[next(_pool_next[(self.account["username"], chat)])]
+        self.case_id, self.version, self.case_push = case_id, 1, push_url
+        self.steps = list(POOL["steps"].get(str(category_id), []))
 
     def case_page(self, name: str = "page: case") -> None:
         if not self.case_id:

@@ -15,9 +15,12 @@ import argparse
 import io
 import json
 import os
+import random
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -31,12 +34,14 @@ django.setup()
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from prepare import seed, session_for  # noqa: E402
 
 from calls.services import cti_endpoint_create  # noqa: E402
 from cases.models import Case, StaffProfile, Subscriber  # noqa: E402
 from cases.roles import Role  # noqa: E402
-from playbooks.models import Category  # noqa: E402
+from deliveries import push  # noqa: E402
+from playbooks.models import Category, Step  # noqa: E402
 
 
 @transaction.atomic
@@ -61,6 +66,54 @@ def staff(prefix: str, role: Role, count: int, extension_base: int) -> list[dict
     return people
 
 
+def make_pool(per_account: int, accounts: list[dict[str, str]], tag: str) -> dict[str, Any]:
+    """Cases that the simulated specialists are already working when the measurement starts
+    (a contact joined midway), made in bulk per account: in progress, assigned, the playbook
+    pinned, version 1. Without them each user made its own through the pages at start, a
+    burst that the first minute of every step measured instead of the hour."""
+    now = timezone.now()
+    users = dict(User.objects.filter(username__in=[a["username"] for a in accounts])
+                 .values_list("username", "id"))  # fmt: skip
+    categories = list(Category.objects.select_related("playbook"))
+    max_sub = Subscriber.objects.order_by("-id").values_list("id", flat=True).first() or 1
+    rng = random.Random(tag)
+    cases, owners = [], []
+    for account in accounts:
+        for n in range(2 * per_account):  # as many chats as calls: each user takes one
+            category = categories[(n + len(cases)) % len(categories)]
+            playbook = getattr(category, "playbook", None)
+            chat = n < per_account
+            cases.append(Case(
+                number=f"daypool-{tag}-{len(cases)}", channel="chat" if chat else "hotline", category=category,
+                playbook_version_id=playbook.current_version_id if playbook else None,
+                status="in_progress", priority=category.default_priority,
+                subscriber_id=rng.randrange(1, max_sub + 1), assignee_id=users[account["username"]],
+                summary="Обращение в работе", external_id=f"daypool-{tag}-{len(cases)}",
+                due_at=now + timedelta(minutes=category.sla_minutes), created_at=now,
+                updated_at=now, version=1,
+            ))  # fmt: skip
+            owners.append((account["username"], chat))
+    Case.objects.bulk_create(cases, batch_size=2000)
+    for case in cases:
+        case.number = f"{now.year % 100:02d}-{case.pk:06d}"
+    Case.objects.bulk_update(cases, ["number"], batch_size=2000)
+    pool: dict[str, dict[str, list[list[int]]]] = {}
+    for case, (username, chat) in zip(cases, owners, strict=True):
+        # The open case page's push URL (pop and case topics), as the page would carry it.
+        push_url = push.url_for([f"pop:{users[username]}", f"case:{case.pk}"])
+        pool.setdefault(username, {"chat": [], "call": []})["chat" if chat else "call"].append(
+            [case.pk, case.category_id, push_url]
+        )
+    steps = {
+        str(c.pk): list(
+            Step.objects.filter(version_id=c.playbook.current_version_id)
+            .order_by("position").values_list("id", flat=True)
+        )
+        for c in categories if getattr(c, "playbook", None)
+    }  # fmt: skip
+    return {"cases": pool, "steps": steps}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("size", type=int)
@@ -68,8 +121,17 @@ def main() -> None:
     parser.add_argument("--specialists", type=int, default=300)
     parser.add_argument("--supervisors", type=int, default=20)
     parser.add_argument("--managers", type=int, default=3)
+    parser.add_argument(
+        "--pool", type=int, default=0, help="only make N in-progress cases per specialist account"
+    )
+    parser.add_argument("--tag", default="")
     args = parser.parse_args()
     args.outdir.mkdir(parents=True, exist_ok=True)
+    if args.pool:
+        day = json.loads((args.outdir / "day.json").read_text())
+        pool = make_pool(args.pool, day["specialists"], args.tag)
+        (args.outdir / f"pool-{args.tag}.json").write_text(json.dumps(pool))
+        return
     seed(args.size)
     team = {
         "specialists": staff("spec", Role.SPECIALIST, args.specialists, 7000),

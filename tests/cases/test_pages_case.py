@@ -312,3 +312,11 @@ def test_the_steps_of_a_closed_case_cannot_be_changed(client, specialist, my_cas
     )
     assert response.status_code == 422 and "Обращение закрыто" in response.content.decode()
     assert not StepOutcome.objects.exists()
+
+
+def test_a_case_whose_creator_account_is_gone_still_opens(client, specialist, make_case):
+    """created_by is SET_NULL: a deleted integration's cases (found by bench-day: a 500)."""
+    case = make_case()
+    Case.objects.filter(pk=case.pk).update(created_by=None)
+    client.force_login(specialist)
+    assert client.get(f"/cases/{case.pk}/").status_code == 200
