@@ -42,6 +42,7 @@ from cpu import backends, children, cpu_seconds  # noqa: E402
 VENV = Path(os.environ.get("VENV", ROOT / ".venv"))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 P99_LIMIT_MS = 200
+MIN_SAMPLES = 50  # requests of one kind in a step for its p99 to count in the ramp's rule
 CHAT_SECRET = "whsec_ZnJhdWRjZW50ZXItZGVtby1jaGF0LXNlY3JldC0zMmI="  # the test backend's only
 
 
@@ -137,9 +138,11 @@ def num(value: str) -> float:
     return float(value) if value not in ("", "N/A") else 0.0
 
 
-def read_stats(prefix: Path) -> list[dict[str, str]]:
+def read_stats(prefix: Path) -> tuple[list[dict[str, str]], dict[str, str]]:
     with open(f"{prefix}_stats.csv") as f:
-        return [row for row in csv.DictReader(f) if row["Name"] != "Aggregated"]
+        rows = list(csv.DictReader(f))
+    total = next(row for row in rows if row["Name"] == "Aggregated")
+    return [row for row in rows if row["Name"] != "Aggregated"], total
 
 
 def run_step(
@@ -196,7 +199,7 @@ def run_step(
     locust_after = sum(cpu_seconds(p) for p in [locust.pid, *children(locust.pid)])
     locust.wait()
     wall = time.monotonic() - t0
-    rows = read_stats(prefix)
+    rows, total_row = read_stats(prefix)
     measured = json.loads(timings.read_text()) if timings.exists() else {}
     kinds = []
     for row in rows:
@@ -226,7 +229,22 @@ def run_step(
         "requests": total,
         "rps": sum(k["rps"] for k in kinds),
         "failures": sum(k["failures"] for k in kinds),
-        "worst_p99": max((k["p99"] for k in kinds), default=0),
+        # A kind's p99 means something with enough requests; a rarer kind's (a manager's
+        # report, a few a minute) is its maximum, shown apart and kept out of the ramp's rule.
+        "p99_all": num(total_row["99%"]),
+        "worst_p99": max(
+            [num(total_row["99%"])] + [k["p99"] for k in kinds if k["requests"] >= MIN_SAMPLES]
+        ),
+        "worst_kind": max(
+            (k for k in kinds if k["requests"] >= MIN_SAMPLES),
+            key=lambda k: k["p99"],
+            default={"name": "—"},
+        )["name"],
+        "worst_rare": max(
+            (k for k in kinds if k["requests"] < MIN_SAMPLES),
+            key=lambda k: k["max"],
+            default={"name": "—", "max": 0},
+        ),
         "box_cpu_ms": 1000 * (after_box - before_box) / max(total, 1),
         "box_cpu_share": (after_box - before_box) / args.step_seconds / (os.cpu_count() or 1),
         "locust_cpu_share": (locust_after - locust_before)
@@ -307,20 +325,25 @@ def report(
     lines = [f"# Day run: {meta['cases']:,} cases, {meta['when']}", ""]
     lines += [f"Machine: {meta['machine']}", ""]
     lines += [
-        "| specialists | users | req/s | failures | worst p99 ms | box CPU ms/req | box CPU "
+        f"| specialists | users | req/s | failures | p99 all ms | worst p99 ms (kinds ≥ "
+        f"{MIN_SAMPLES}) | rarer kinds' slowest (max ms) | box CPU ms/req | box CPU "
         "| locust CPU |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|",
     ]
     for s in steps:
+        rare = s["worst_rare"]
         lines.append(
             f"| {s['specialists']:,} | {s['users']:,} | {s['rps']:.1f} | {s['failures']} "
-            f"| {s['worst_p99']:.0f} | {s['box_cpu_ms']:.2f} | {100 * s['box_cpu_share']:.0f} % "
+            f"| {s['p99_all']:.0f} | {s['worst_p99']:.0f} ({s['worst_kind']}) "
+            f"| {rare['name']}: {rare['max']:.0f} "
+            f"| {s['box_cpu_ms']:.2f} | {100 * s['box_cpu_share']:.0f} % "
             f"| {100 * s['locust_cpu_share']:.0f} % |"
         )
     lines += [
         "",
-        f"**Largest number of specialists served** (p99 of every kind under "
-        f"{P99_LIMIT_MS} ms, no failure): **{served:,}**",
+        f"**Largest number of specialists served** (p99 of all requests and of every kind with "
+        f"at least {MIN_SAMPLES} requests in the step under {P99_LIMIT_MS} ms, no failure): "
+        f"**{served:,}**",
         "",
     ]
     shown = [s for s in steps if s["specialists"] == served] or steps[:1]

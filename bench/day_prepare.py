@@ -84,7 +84,8 @@ def make_pool(per_account: int, accounts: list[dict[str, str]], tag: str) -> dic
             playbook = getattr(category, "playbook", None)
             chat = n < per_account
             cases.append(Case(
-                number=f"daypool-{tag}-{len(cases)}", channel="chat" if chat else "hotline", category=category,
+                number=f"daypool-{tag}-{len(cases)}", channel="chat" if chat else "hotline",
+                category=category,
                 playbook_version_id=playbook.current_version_id if playbook else None,
                 status="in_progress", priority=category.default_priority,
                 subscriber_id=rng.randrange(1, max_sub + 1), assignee_id=users[account["username"]],
