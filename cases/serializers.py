@@ -3,6 +3,7 @@ handed to cases.services; outputs read what the selectors loaded (nothing counte
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -73,6 +74,23 @@ class PhoneField(serializers.CharField):
             raise serializers.ValidationError(exc.messages) from exc
 
 
+class ModelSerializer(serializers.ModelSerializer):
+    """DRF's ModelSerializer, building its fields from the model once per class.
+
+    DRF builds every field from the model on every instance (model field kwargs, validators):
+    a quarter of a case opening's CPU (bench/RESULTS.md, the day run). The fields here never
+    vary by request or instance (masking is done in to_representation), so the built fields
+    are kept per class and each instance gets copies, as DRF copies its declared fields."""
+
+    def get_fields(self) -> dict[str, Any]:
+        cls = type(self)
+        built = cls.__dict__.get("_built_fields")
+        if built is None:
+            built = super().get_fields()
+            cls._built_fields = built  # type: ignore[attr-defined]  # the class's own cache
+        return copy.deepcopy(built)
+
+
 class StrictInput(serializers.Serializer):
     """An input whose text fields take text: DRF's CharField turns a JSON number or boolean
     into a string ("external_id": 0 becomes "0"), which hides a client's bug and breaks the
@@ -97,13 +115,13 @@ class StrictInput(serializers.Serializer):
 # --- Reference data ----------------------------------------------------------------------------
 
 
-class StepSerializer(serializers.ModelSerializer):
+class StepSerializer(ModelSerializer):
     class Meta:
         model = Step
         fields = ["id", "position", "title", "instruction", "script", "is_required"]
 
 
-class CategorySerializer(serializers.ModelSerializer):
+class CategorySerializer(ModelSerializer):
     playbook: serializers.SlugRelatedField[Playbook] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True, allow_null=True
     )
@@ -121,7 +139,7 @@ class CategorySerializer(serializers.ModelSerializer):
         ]
 
 
-class PlaybookSerializer(serializers.ModelSerializer):
+class PlaybookSerializer(ModelSerializer):
     category: serializers.SlugRelatedField[Category] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -179,7 +197,7 @@ class MasksPersonalData:
         return data
 
 
-class SubscriberSerializer(MasksPersonalData, serializers.ModelSerializer):
+class SubscriberSerializer(MasksPersonalData, ModelSerializer):
     phone_fields = ("msisdn",)
     name_fields = ("name",)
     msisdn = serializers.CharField(help_text="E.164")
@@ -190,7 +208,7 @@ class SubscriberSerializer(MasksPersonalData, serializers.ModelSerializer):
         fields = ["id", "msisdn", "name", "time_zone", "sms_opt_out"]
 
 
-class UserRefSerializer(serializers.ModelSerializer):
+class UserRefSerializer(ModelSerializer):
     name = serializers.SerializerMethodField()
 
     class Meta:
@@ -204,7 +222,7 @@ class UserRefSerializer(serializers.ModelSerializer):
 # --- Cases -------------------------------------------------------------------------------------
 
 
-class HistoryCaseSerializer(MasksPersonalData, serializers.ModelSerializer):
+class HistoryCaseSerializer(MasksPersonalData, ModelSerializer):
     """A case in the subscriber's history: what the screen pop shows (no subscriber again)."""
 
     text_fields: tuple[str, ...] = ("summary",)
@@ -274,7 +292,7 @@ class CaseCreatedSerializer(CaseListSerializer):
         }
 
 
-class CaseEventSerializer(MasksPersonalData, serializers.ModelSerializer):
+class CaseEventSerializer(MasksPersonalData, ModelSerializer):
     text_fields = ("text",)
 
     actor = UserRefSerializer(read_only=True, allow_null=True)
@@ -284,7 +302,7 @@ class CaseEventSerializer(MasksPersonalData, serializers.ModelSerializer):
         fields = ["id", "kind", "actor", "text", "data", "created_at"]
 
 
-class StepOutcomeSerializer(serializers.ModelSerializer):
+class StepOutcomeSerializer(ModelSerializer):
     actor = UserRefSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -304,7 +322,7 @@ class CaseStepSerializer(StepSerializer):
         return StepOutcomeSerializer(outcome).data if outcome else None
 
 
-class IdentifierSerializer(serializers.ModelSerializer):
+class IdentifierSerializer(ModelSerializer):
     case_count = serializers.IntegerField(
         read_only=True, help_text=_("В скольких обращениях встречался")
     )
@@ -314,7 +332,7 @@ class IdentifierSerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "value", "display", "first_seen_at", "case_count"]
 
 
-class ChatMessageSerializer(MasksPersonalData, serializers.ModelSerializer):
+class ChatMessageSerializer(MasksPersonalData, ModelSerializer):
     text_fields = ("text",)
     # A reply written here: its delivery to the chat backend (null for lines that came from it).
     delivery_status = serializers.ChoiceField(
@@ -330,7 +348,7 @@ class ChatMessageSerializer(MasksPersonalData, serializers.ModelSerializer):
         fields = ["id", "external_id", "author", "text", "sent_at", "created_at", "delivery_status"]
 
 
-class ReminderSerializer(MasksPersonalData, serializers.ModelSerializer):
+class ReminderSerializer(MasksPersonalData, ModelSerializer):
     text_fields = ("text",)
 
     class Meta:
@@ -338,7 +356,7 @@ class ReminderSerializer(MasksPersonalData, serializers.ModelSerializer):
         fields = ["id", "step", "text", "parts", "send_after", "status", "sent_at", "delivered_at"]
 
 
-class SuggestionSerializer(MasksPersonalData, serializers.ModelSerializer):
+class SuggestionSerializer(MasksPersonalData, ModelSerializer):
     # Found in the case's texts: as personal as they are for whoever sees them masked.
     text_fields = ("value", "display")
 

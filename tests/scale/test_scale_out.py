@@ -242,6 +242,10 @@ def installation(database, broker, tmp_path):
         processes.start("beat", beat, env)
         receiver = unit_command("fraudcenter-smpp-receiver.service", bin_dir=BIN, hostname=hostname)
         processes.start("receiver", receiver, env)
+        push_port = _free_port()
+        push = unit_command("fraudcenter-push.service", bin_dir=BIN, hostname=hostname)
+        push[push.index("--port") + 1] = str(push_port)
+        processes.start("push", push, env)
 
         def web_ready(port: int) -> bool:
             try:
@@ -257,6 +261,7 @@ def installation(database, broker, tmp_path):
         for n in (1, 2):
             _wait(lambda n=n: " ready." in processes.log(f"worker{n}"), 90, f"worker {n}")
         _wait(lambda: smsc.receiver_binds >= 1, 90, "the SMPP receiver's bind")
+        _check_push_server(push_port, env)
         yield Installation(processes, env, ports, smsc, database, hooks, tokens)
     finally:
         processes.stop()
@@ -354,6 +359,24 @@ def _statuses(database: str) -> Counter:
     return Counter(
         dict(_query(database, "SELECT status, count(*) FROM reminders_reminder GROUP BY status"))
     )
+
+
+def _check_push_server(port: int, env: dict[str, str]) -> None:
+    """The push unit runs with the shared environment: a page's URL signed with the
+    installation's SECRET_KEY opens a stream, a forged one is refused."""
+    from django.core import signing
+
+    def status(token: str) -> int | None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                s.sendall(f"GET /push/?t={token} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                return int(s.recv(64).split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+
+    _wait(lambda: status("forged") == 403, 60, "the push server")
+    token = signing.dumps(["pop:1"], key=env["SECRET_KEY"], salt="fraudcenter.push", compress=True)
+    assert status(token) == 200
 
 
 def test_two_web_two_workers_and_beat_under_load_with_a_worker_killed_mid_send(
