@@ -130,6 +130,13 @@ class Box:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(all, stolen) CPU ticks of the machine: a hypervisor that takes the CPU away stalls
+    every request in flight at once, and shows here, not in the box's own CPU time."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[7] if len(fields) > 7 else 0
+
+
 def box_cpu(box: Box, db: str) -> float:
     return sum(cpu_seconds(p) for p in [*box.pids(), *backends(db)])
 
@@ -193,9 +200,11 @@ def run_step(
     # CPU of the box over the measured part only (after everybody started).
     time.sleep(spawn_seconds + args.warmup)
     before_box = box_cpu(box, db)
+    ticks_before = machine_ticks()
     locust_before = sum(cpu_seconds(p) for p in [locust.pid, *children(locust.pid)])
     time.sleep(args.step_seconds)
     after_box = box_cpu(box, db)
+    ticks_after = machine_ticks()
     locust_after = sum(cpu_seconds(p) for p in [locust.pid, *children(locust.pid)])
     locust.wait()
     wall = time.monotonic() - t0
@@ -246,6 +255,7 @@ def run_step(
             default={"name": "—", "max": 0},
         ),
         "box_cpu_ms": 1000 * (after_box - before_box) / max(total, 1),
+        "steal": (ticks_after[1] - ticks_before[1]) / max(ticks_after[0] - ticks_before[0], 1),
         "box_cpu_share": (after_box - before_box) / args.step_seconds / (os.cpu_count() or 1),
         "locust_cpu_share": (locust_after - locust_before)
         / args.step_seconds
@@ -327,8 +337,8 @@ def report(
     lines += [
         f"| specialists | users | req/s | failures | p99 all ms | worst p99 ms (kinds ≥ "
         f"{MIN_SAMPLES}) | rarer kinds' slowest (max ms) | box CPU ms/req | box CPU "
-        "| locust CPU |",
-        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|",
+        "| locust CPU | stolen |",
+        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
     for s in steps:
         rare = s["worst_rare"]
@@ -337,7 +347,7 @@ def report(
             f"| {s['p99_all']:.0f} | {s['worst_p99']:.0f} ({s['worst_kind']}) "
             f"| {rare['name']}: {rare['max']:.0f} "
             f"| {s['box_cpu_ms']:.2f} | {100 * s['box_cpu_share']:.0f} % "
-            f"| {100 * s['locust_cpu_share']:.0f} % |"
+            f"| {100 * s['locust_cpu_share']:.0f} % | {100 * s.get('steal', 0):.1f} % |"
         )
     lines += [
         "",
@@ -377,11 +387,11 @@ def report(
 
 
 def peer_table(peer: dict, create: dict | None, steps: list[dict], served: int) -> list[str]:
+    # Our figures at the largest step served, else at the first step measured.
+    step = next((s for s in steps if s["specialists"] == served), steps[0] if steps else None)
+
     def ours(name: str) -> dict | None:
-        for s in steps:
-            if s["specialists"] == served:
-                return next((k for k in s["kinds"] if k["name"] == name), None)
-        return None
+        return next((k for k in step["kinds"] if k["name"] == name), None) if step else None
 
     lines = [
         "### Beside django-helpdesk (bench/peer, same machine, same run)",
@@ -416,6 +426,13 @@ def peer_table(peer: dict, create: dict | None, steps: list[dict], served: int) 
     pl = next((v for k, v in peer.items() if k.startswith("b1_api_list")), None)
     if pl:
         lines.append(f"| peer's API ticket list (c1), p50 ms | — | {pl['p50_ms']:.0f} | — |")
+    labels = {"b2_staff_html_list": "peer's staff list",
+              "b3_staff_datatables_json": "peer's list data (DataTables)"}  # fmt: skip
+    for peer_name, label in labels.items():
+        if peer_name in peer:
+            p = peer[peer_name]
+            lines.append(f"| {label}: p50 / p99 ms, CPU ms | — | {p['p50_ms']:.0f} / "
+                         f"{p['p99_ms']:.0f}, {p['cpu_ms']:.1f} | — |")  # fmt: skip
     for floor in ("d_floor_plain_django_create", "d2_floor_drf_token_create"):
         if floor in peer:
             lines.append(
