@@ -130,11 +130,11 @@ class Box:
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(all, stolen) CPU ticks of the machine: a hypervisor that takes the CPU away stalls
-    every request in flight at once, and shows here, not in the box's own CPU time."""
+def machine_ticks() -> tuple[int, int, int]:
+    """(all, stolen, idle) CPU ticks of the machine: a hypervisor that takes the CPU away
+    stalls every request in flight at once, and shows here, not in the box's own CPU time."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields), fields[7] if len(fields) > 7 else 0
+    return sum(fields), fields[7] if len(fields) > 7 else 0, fields[3] + fields[4]
 
 
 def box_cpu(box: Box, db: str) -> float:
@@ -256,6 +256,8 @@ def run_step(
         ),
         "box_cpu_ms": 1000 * (after_box - before_box) / max(total, 1),
         "steal": (ticks_after[1] - ticks_before[1]) / max(ticks_after[0] - ticks_before[0], 1),
+        "machine_busy": 1
+        - (ticks_after[2] - ticks_before[2]) / max(ticks_after[0] - ticks_before[0], 1),
         "box_cpu_share": (after_box - before_box) / args.step_seconds / (os.cpu_count() or 1),
         "locust_cpu_share": (locust_after - locust_before)
         / args.step_seconds
@@ -337,8 +339,8 @@ def report(
     lines += [
         f"| specialists | users | req/s | failures | p99 all ms | worst p99 ms (kinds ≥ "
         f"{MIN_SAMPLES}) | rarer kinds' slowest (max ms) | box CPU ms/req | box CPU "
-        "| locust CPU | stolen |",
-        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
+        "| locust CPU | machine busy | stolen |",
+        "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|",
     ]
     for s in steps:
         rare = s["worst_rare"]
@@ -347,7 +349,8 @@ def report(
             f"| {s['p99_all']:.0f} | {s['worst_p99']:.0f} ({s['worst_kind']}) "
             f"| {rare['name']}: {rare['max']:.0f} "
             f"| {s['box_cpu_ms']:.2f} | {100 * s['box_cpu_share']:.0f} % "
-            f"| {100 * s['locust_cpu_share']:.0f} % | {100 * s.get('steal', 0):.1f} % |"
+            f"| {100 * s['locust_cpu_share']:.0f} % | {100 * s.get('machine_busy', 0):.0f} % "
+            f"| {100 * s.get('steal', 0):.1f} % |"
         )
     lines += [
         "",
