@@ -473,7 +473,9 @@ def test_a_specialist_answers_in_the_chat_and_sees_it_delivered(
     sent = log.locator(".msg-specialist", has_text="Я помогу.")
     sent.wait_for()
     assert "отправляется" in sent.inner_text()
-    assert box.input_value() == ""  # a fresh box for the next message
+    # A fresh box for the next message, when the reply's answer swaps the card in (the log's
+    # own poll may show the message a moment before that answer arrives).
+    page.wait_for_function("document.querySelector('#chat-text').value === ''", timeout=5_000)
     delivery = Delivery.objects.get()
     delivery_send(delivery.pk)  # the worker's part
     sent.locator("text=доставлено в чат").wait_for(timeout=5_000)
