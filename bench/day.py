@@ -270,7 +270,7 @@ def wrk_create(box: Box, db: str, port: int, day: dict, seconds: int) -> dict:
     before = box_cpu(box, db)
     env = {
         **os.environ,
-        "LUA_DIR": str(ROOT.parent / "shared/bench/lua"),
+        "LUA_DIR": str(HERE / "peer" / "lua"),  # report.lua, as ../shared/bench/lua has it
         "BENCH_NAME": "api_create",
         "TOKEN": day["api_token"],
         "BENCH_RUN": str(int(time.time())),
@@ -295,7 +295,9 @@ def wrk_create(box: Box, db: str, port: int, day: dict, seconds: int) -> dict:
         check=True,
     ).stdout
     after = box_cpu(box, db)
-    result = next(ln for ln in line.splitlines() if ln.startswith("RESULT "))
+    result = next((ln for ln in line.splitlines() if ln.startswith("RESULT ")), None)
+    if result is None:
+        raise SystemExit(f"wrk printed no RESULT line:\n{line}")
     fields = dict(kv.split("=", 1) for kv in result.split()[1:])
     requests = int(fields["requests"])
     return {
