@@ -48,7 +48,6 @@ from urllib.parse import urlsplit
 import gevent
 import gevent.socket
 from locust import FastHttpUser, between, events, task
-from locust.exception import StopUser
 
 DAY = json.loads(open(os.environ["DAY_JSON"]).read())  # noqa: SIM115  # read once
 CONTACT_MINUTES = float(os.environ.get("DAY_CONTACT_MINUTES", "12"))
@@ -537,4 +536,4 @@ class Manager(Staff):
         self.get("/intel/figures/", "manager: identifiers' figures", hx=True)
 
 
-__all__ = ["Manager", "Specialist", "StopUser", "Supervisor"]
+__all__ = ["Manager", "Specialist", "Supervisor"]

@@ -14,6 +14,7 @@ connect; behind the production proxy it is the same origin.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from urllib.parse import parse_qs, urlsplit
@@ -45,10 +46,6 @@ class Hub:
         for queue in self.listeners.get(topic, ()):
             if queue.qsize() < 10:  # a stuck reader gets no more than a few hints
                 queue.put_nowait(event)
-
-    @property
-    def connections(self) -> int:
-        return len({id(q) for qs in self.listeners.values() for q in qs})
 
 
 async def follow_redis(hub: Hub, url: str) -> None:
@@ -141,4 +138,6 @@ async def run(host: str, port: int, path: str, ready: asyncio.Event | None = Non
         async with server:
             await server.serve_forever()
     finally:
-        follower.cancel()
+        follower.cancel()  # and wait for it: its Redis connection closes before the loop does
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
