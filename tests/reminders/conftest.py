@@ -36,6 +36,13 @@ def smsc(settings):
 
 
 @pytest.fixture
+def no_quiet_hours(settings):
+    """For tests that send "now": without it they would wait for the subscriber's morning
+    whenever they run in the subscriber's quiet hours (CI in the evening)."""
+    settings.SMS_QUIET_HOURS_START = settings.SMS_QUIET_HOURS_END = "00:00"
+
+
+@pytest.fixture
 def sms_category(db) -> Category:
     """A playbook with an SMS on opening (5 min) and one when step 2 is done (1 day)."""
     category = Category.objects.create(slug="bank", name="Звонок из «банка»", sla_minutes=240)

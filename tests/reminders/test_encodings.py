@@ -29,6 +29,8 @@ EMOJI = "😀🙂🔒📱✅"
 texts = st.text(alphabet=st.sampled_from(list(LATIN + EXTENSION + CYRILLIC + EMOJI)), max_size=700)
 gsm_texts = st.text(alphabet=st.sampled_from(list(LATIN + EXTENSION)), max_size=1200)
 
+pytestmark = pytest.mark.usefixtures("no_quiet_hours")  # these send "now"
+
 
 def _units(part: str, encoding: str) -> int:
     if encoding == "gsm7":
