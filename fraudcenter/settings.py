@@ -389,6 +389,9 @@ REPORTS_ROLLUP_REFRESH_SECONDS = env.int("REPORTS_ROLLUP_REFRESH_SECONDS", defau
 REPORTS_ROLLUP_OVERLAP_SECONDS = env.int("REPORTS_ROLLUP_OVERLAP_SECONDS", default=300)
 # How long a past period's report stays in the cache (its key changes with the data anyway).
 REPORTS_CACHE_SECONDS = env.int("REPORTS_CACHE_SECONDS", default=24 * 3600)
+# How long a report with today in it is shared by everyone who asks for the same filter
+# (the page says as of when); 0: read on every request.
+REPORTS_LIVE_CACHE_SECONDS = env.int("REPORTS_LIVE_CACHE_SECONDS", default=60)
 
 CELERY_BEAT_SCHEDULE: dict = {
     "deliveries-dispatch": {

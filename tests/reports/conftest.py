@@ -46,9 +46,12 @@ class DataSet:
 
 
 @pytest.fixture(autouse=True)
-def _empty_report_cache():
+def _empty_report_cache(settings):
     # Past periods' reports are cached (reports/selectors.report_build): every test starts
-    # with an empty cache, as a fresh deployment would.
+    # with an empty cache, as a fresh deployment would. The figure tests change the data
+    # between two reads and compare: the minute every report is shared for is off for them
+    # (tests/reports/test_live_cache.py turns it on).
+    settings.REPORTS_LIVE_CACHE_SECONDS = 0
     cache.clear()
     yield
     cache.clear()
