@@ -17,10 +17,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.access import may_assign, require_queue, require_supervisor
+from cases.access import may_assign, may_see_personal_data, require_queue, require_supervisor
 from cases.selectors import subscriber_history
 from cases.services import CaseConflict
 from fraudcenter.requests import StaffRequest
+from fraudcenter.shared_parts import shared_part
 
 from .access import require_work_callbacks
 from .models import Callback, CallbackAttempt
@@ -133,14 +134,19 @@ def callbacks_page(request: StaffRequest) -> HttpResponse:
 def queue_callbacks_view(request: StaffRequest) -> HttpResponse:
     """The queue board's «Перезвонить» section (loaded into /queue/ and refreshed with it)."""
     require_queue(request.user)
-    return render(
+    can_assign = may_assign(request.user)
+    mask = not may_see_personal_data(request.user)
+    # Every supervisor polls it with the board: one rendering serves all with the same rights.
+    return shared_part(
         request,
         "calls/_queue_callbacks.html",
-        {
+        lambda: {
             "callbacks": queue_callbacks(),
-            "can_assign": may_assign(request.user),
+            "can_assign": can_assign,
+            "mask_personal_data": mask,
             "now": timezone.now(),
         },
+        vary=(int(can_assign), int(mask)),
     )
 
 

@@ -9,21 +9,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from deliveries import push
 from fraudcenter.requests import StaffRequest
+from fraudcenter.shared_parts import shared_part
 from reminders.access import access_reminder
 from reminders.models import Reminder
 from reminders.selectors import reminder_is_cancellable, reminders_for_case
@@ -867,28 +864,21 @@ def queue(request: StaffRequest) -> HttpResponse:
     return render(request, "cases/queue.html", context)
 
 
-_CSRF_HOLE = "__csrf_token_of_the_request__"
-
-
 def _shared_part(
     request: StaffRequest, template: str, context: dict[str, Any], *, board: bool
 ) -> HttpResponse:
-    """A queue poll's part as every supervisor with the same rights sees it, rendered once
-    per QUEUE_PART_CACHE_SECONDS for all of them (200 supervisors at 3,000 specialists poll
-    the same board). What differs by viewer is in the key (may they assign, see personal
-    data, their language), except the CSRF token: rendered as a hole, filled per request."""
+    """A queue poll's part as every supervisor with the same rights sees it (may they assign,
+    see personal data), rendered once per QUEUE_PART_CACHE_SECONDS for all of them."""
     mask = not may_see_personal_data(request.user)
-    key = f"queue:{template}:{int(context['can_assign'])}:{int(mask)}:{get_language()}"
-    html = cache.get(key)
-    if html is None:
+
+    def build() -> dict[str, Any]:
         if board:
             context["board"] = queue_unassigned(limit=100)
         else:
             context["staff"] = staff_load()
-        context.update(mask_personal_data=mask, csrf_token=_CSRF_HOLE)
-        html = render_to_string(template, context, request)
-        cache.set(key, html, settings.QUEUE_PART_CACHE_SECONDS)
-    return HttpResponse(html.replace(_CSRF_HOLE, get_token(request)))
+        return {**context, "mask_personal_data": mask}
+
+    return shared_part(request, template, build, vary=(int(context["can_assign"]), int(mask)))
 
 
 def _back(request: StaffRequest, default: str) -> HttpResponse:

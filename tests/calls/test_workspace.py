@@ -3,6 +3,8 @@ and the API for the chat backend and wallboards."""
 
 from __future__ import annotations
 
+import re
+
 from datetime import timedelta
 
 import pytest
@@ -187,6 +189,30 @@ def test_the_queue_section_is_one_query_after_the_session(
     # session, user, roles; the callbacks with subscriber, assignee and attempts counted
     with django_assert_num_queries(4):
         assert client.get(reverse("calls:queue")).status_code == 200
+
+
+def test_the_queue_section_is_rendered_once_for_every_supervisor_with_the_same_rights(
+    client, supervisor, manager, endpoint, django_assert_num_queries
+):
+    """Every supervisor polls it with the board: one rendering per QUEUE_PART_CACHE_SECONDS
+    for those with the same rights, each with their own CSRF token in the button's form."""
+    from django.contrib.auth.models import Group, User
+
+    other = User.objects.create_user("super2")
+    other.groups.add(Group.objects.get(name="supervisor"))
+    _event(endpoint, "hangup", "s-1", cause="cancel", **{"from": "89161234560"})
+    client.force_login(supervisor)
+    first = client.get(reverse("calls:queue")).content.decode()
+    client.force_login(other)
+    with django_assert_num_queries(3):  # session, user, roles: the section from the cache
+        again = client.get(reverse("calls:queue")).content.decode()
+    tokens = [re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', h) for h in (first, again)]
+    assert tokens[0] and tokens[1] and "__csrf" not in again
+    assert again.replace(tokens[1][0], "") == first.replace(tokens[0][0], "")
+    assert "+7 916 123-45-60" in again or "9161234560" in again
+    client.force_login(manager)  # other rights (no assigning, masked numbers): its own part
+    masked = client.get(reverse("calls:queue")).content.decode()
+    assert "Распределить перезвоны" not in masked and "***" in masked
 
 
 def test_the_calls_report_counts_shares_median_wait_and_callbacks(
