@@ -4,7 +4,6 @@ and the API for the chat backend and wallboards."""
 from __future__ import annotations
 
 import re
-
 from datetime import timedelta
 
 import pytest
