@@ -878,7 +878,16 @@ def _shared_part(
             context["staff"] = staff_load()
         return {**context, "mask_personal_data": mask}
 
-    return shared_part(request, template, build, vary=(int(context["can_assign"]), int(mask)))
+    # The staff's load changes slowly and its list is the heaviest part (300 rows): kept for
+    # half its refresh period. The full page (after a supervisor's change) is always fresh.
+    seconds = (
+        None
+        if board
+        else max(settings.QUEUE_PART_CACHE_SECONDS, settings.QUEUE_STAFF_REFRESH_SECONDS // 2)
+    )
+    return shared_part(
+        request, template, build, vary=(int(context["can_assign"]), int(mask)), seconds=seconds
+    )
 
 
 def _back(request: StaffRequest, default: str) -> HttpResponse:

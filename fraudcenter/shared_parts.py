@@ -27,14 +27,16 @@ def shared_part(
     build: Callable[[], dict[str, Any]],
     *,
     vary: Iterable[object],
+    seconds: int | None = None,
 ) -> HttpResponse:
     """`build` gives the template's context (it runs only on a miss); everything the part
-    shows that depends on the viewer must be in `vary`."""
+    shows that depends on the viewer must be in `vary`. Kept `seconds` (default
+    QUEUE_PART_CACHE_SECONDS)."""
     key = f"part:{template}:{':'.join(str(v) for v in vary)}:{get_language()}"
     html = cache.get(key)
     if html is None:
         context = build()
         context["csrf_token"] = _CSRF_HOLE
         html = render_to_string(template, context, request)
-        cache.set(key, html, settings.QUEUE_PART_CACHE_SECONDS)
+        cache.set(key, html, seconds if seconds is not None else settings.QUEUE_PART_CACHE_SECONDS)
     return HttpResponse(html.replace(_CSRF_HOLE, get_token(request)))
