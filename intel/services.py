@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -65,10 +65,10 @@ def case_reported(*, case: Case) -> None:
 def sight(
     key: str, subscriber_id: int, case_id: int, now: datetime, *,
     identifier_id: int | None = None, category_id: int | None = None,
-) -> Wave | None:  # fmt: skip
+) -> bool:  # fmt: skip
     """Record one report and open (or grow) the key's wave when it is one: at least
     WAVE_MIN_SUBSCRIBERS distinct subscribers within the window, and WAVE_RATE_FACTOR times
-    the usual hourly rate of the baseline days before it."""
+    the usual hourly rate of the baseline days before it. True when the key is in a wave."""
     Sighting.objects.create(key=key, subscriber_id=subscriber_id, case_id=case_id, seen_at=now)
     window = now - timedelta(minutes=settings.WAVE_WINDOW_MINUTES)
     recent = (
@@ -78,10 +78,15 @@ def sight(
         .count()
     )
     if recent < settings.WAVE_MIN_SUBSCRIBERS:
-        return None
+        return False
     usual = usual_per_hour(key, now)
     if recent < settings.WAVE_RATE_FACTOR * usual:
-        return None
+        return False
+    # The common case in a surge: the key's wave goes on, and one UPDATE grows it.
+    if Wave.objects.filter(key=key, ended_at__isnull=True, last_at__gt=window).update(
+        last_at=Greatest("last_at", Value(now)), subscribers=Greatest("subscribers", Value(recent))
+    ):
+        return True
     wave = Wave.objects.select_for_update().filter(key=key, ended_at__isnull=True).first()
     if wave is not None and wave.last_at <= window:  # the earlier surge had died down
         wave.ended_at = wave.last_at
@@ -97,13 +102,13 @@ def sight(
                     started_at=now, last_at=now, subscribers=recent, usual_per_hour=usual,
                 )  # fmt: skip
             logger.warning("wave started: %s, %s subscribers within the window", key, recent)
-            return wave
+            return True
         except IntegrityError:
             wave = Wave.objects.select_for_update().get(key=key, ended_at__isnull=True)
     wave.last_at = max(wave.last_at, now)
     wave.subscribers = max(wave.subscribers, recent)
     wave.save(update_fields=["last_at", "subscribers"])
-    return wave
+    return True
 
 
 def usual_per_hour(key: str, now: datetime) -> float:
