@@ -377,6 +377,8 @@ WAVE_MIN_SUBSCRIBERS = env.int("WAVE_MIN_SUBSCRIBERS", default=5)
 WAVE_WINDOW_MINUTES = env.int("WAVE_WINDOW_MINUTES", default=60)
 WAVE_RATE_FACTOR = env.float("WAVE_RATE_FACTOR", default=3.0)
 WAVE_BASELINE_DAYS = env.int("WAVE_BASELINE_DAYS", default=7)
+# How often beat counts the waves (intel.services.waves_detect) for the keys reported since.
+WAVE_DETECT_SECONDS = env.int("WAVE_DETECT_SECONDS", default=60)
 # The key of the card numbers' hash (HMAC-SHA256); default: derived from SECRET_KEY. Set it
 # explicitly where card hashes must match across installations.
 INTEL_CARD_HASH_KEY = env.str("INTEL_CARD_HASH_KEY", default="")
@@ -424,6 +426,11 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "reports.tasks.rollup_refresh",
         "schedule": REPORTS_ROLLUP_REFRESH_SECONDS,
         "options": {"expires": REPORTS_ROLLUP_REFRESH_SECONDS},
+    },
+    "intel-waves-detect": {
+        "task": "intel.tasks.waves_detect",
+        "schedule": WAVE_DETECT_SECONDS,
+        "options": {"expires": WAVE_DETECT_SECONDS},
     },
     # Personal data lifecycle: anonymise closed cases past PD_RETENTION_DAYS, daily at 03:30
     # Moscow time (quiet hours for the center). Safe to run twice: rows are claimed.

@@ -69,7 +69,7 @@ class FeedEntry(models.Model):
 
 class Sighting(models.Model):
     """One subscriber reporting one thing (an identifier, or a category) at one time: the
-    waves count these for one key over the last hours, by index, as cases arrive."""
+    waves count these for the keys reported lately, once a minute, by index."""
 
     key = models.CharField(max_length=64)  # "identifier:<pk>" or "category:<pk>"
     subscriber_id = models.BigIntegerField()
@@ -77,7 +77,11 @@ class Sighting(models.Model):
     seen_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        indexes = [models.Index(fields=["key", "seen_at"], name="sighting_key_idx")]
+        indexes = [
+            models.Index(fields=["key", "seen_at"], name="sighting_key_idx"),
+            # The keys reported since the last count of the waves (services.waves_detect).
+            models.Index(fields=["seen_at"], name="sighting_seen_idx"),
+        ]
         verbose_name = _("сообщение о схеме")
         verbose_name_plural = _("сообщения о схемах")
 

@@ -502,6 +502,7 @@ def test_a_supervisor_confirms_a_scammers_number_and_sees_the_wave(
     wave on the queue page."""
     from cases.services import case_add_identifier
     from intel.models import FeedEntry
+    from intel.services import waves_detect
 
     settings.INTEL_CANDIDATE_MIN_SUBSCRIBERS = 3
     telephony = User.objects.get(username="telephony")
@@ -524,6 +525,7 @@ def test_a_supervisor_confirms_a_scammers_number_and_sees_the_wave(
     decided = page.locator("#decided tr", has_text="+7 495 765-00-11")
     decided.locator("strong", has_text="Мошеннический").wait_for()
     assert FeedEntry.objects.get().value == "+74957650011"
+    waves_detect()  # as beat does every minute
     page.goto(f"{live_server.url}/queue/")
     page.locator("#waves .wave.active", has_text=category.name).wait_for()
     _shot(page, "queue-waves")

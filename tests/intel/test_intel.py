@@ -19,7 +19,13 @@ from cases.services import case_add_identifier
 from deliveries.models import Delivery
 from deliveries.services import delivery_send
 from intel.models import FeedEntry, IdentifierDecision, Sighting, Wave
-from intel.services import DecisionConflict, identifier_decide, identifiers_recount, sight
+from intel.services import (
+    DecisionConflict,
+    identifier_decide,
+    identifiers_recount,
+    sight,
+    waves_detect,
+)
 from tests.api.conftest import token_client
 from tests.chat_server import SECRET
 
@@ -116,7 +122,28 @@ def test_waves_match_a_straightforward_count(settings, seed):
     events.sort(key=lambda e: e[2])
     for n, (key, subscriber, at) in enumerate(events):
         sight(key, subscriber, n, at)
+        # The count as beat would run it right after this report, for the keys just reported.
+        waves_detect(now=at, since=at - timedelta(microseconds=1))
     assert set(Wave.objects.values_list("key", flat=True)) == _naive_waves(events, settings)
+
+
+def test_the_count_finds_the_keys_reported_since_its_last_run_and_no_other(settings, category):
+    settings.WAVE_DETECT_SECONDS = 60
+    now, key = timezone.now(), f"category:{category.pk}"
+    for n in range(6):  # a surge on one key, ten minutes ago
+        sight(key, 100 + n, n, now - timedelta(minutes=10, seconds=-n))
+    assert waves_detect(now=now) == 0  # not reported in the last five minutes: not counted
+    sight(key, 200, 99, now - timedelta(seconds=30))
+    sight("category:999999", 300, 98, now - timedelta(seconds=20))  # one report: no wave
+    assert waves_detect(now=now) == 1
+    wave = Wave.objects.get()
+    assert (wave.key, wave.category_id, wave.subscribers) == (key, category.pk, 7)
+    assert wave.last_at == now - timedelta(seconds=30)  # the last report, not the count's time
+    assert waves_detect(now=now) == 1 and Wave.objects.count() == 1  # again: the same wave
+    for n in range(5):  # a key whose identifier is gone: a wave all the same, without it
+        sight("identifier:999999", 400 + n, 50 + n, now - timedelta(seconds=10))
+    assert waves_detect(now=now) == 2
+    assert Wave.objects.get(key="identifier:999999").identifier_id is None
 
 
 def test_five_subscribers_within_an_hour_open_a_wave_on_the_queue(
@@ -124,6 +151,8 @@ def test_five_subscribers_within_an_hour_open_a_wave_on_the_queue(
 ):
     for n in range(5):
         make_case(phone=f"+7916333{n:04d}")
+    assert not Wave.objects.exists()  # counted by beat, not while the cases open
+    waves_detect()
     wave = Wave.objects.get()
     assert wave.key.startswith("category:") and wave.subscribers == 5
     client.force_login(supervisor)
@@ -134,6 +163,7 @@ def test_five_subscribers_within_an_hour_open_a_wave_on_the_queue(
     client.force_login(specialist)
     assert client.get(reverse("intel:waves")).status_code == 403
     make_case(phone="+79163330001")  # the same subscriber again: the same wave
+    waves_detect()
     assert Wave.objects.count() == 1 and Sighting.objects.count() == 6
 
 
@@ -255,8 +285,8 @@ def test_the_review_page_costs_the_same_queries_however_many_candidates(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_cases_of_one_scheme_opened_at_once_make_one_wave_and_no_error(category, integration):
-    """Intake under load: eight cases of one category at the same moment, each in its own
-    transaction; the wave's creation must not fail any of them."""
+    """Intake under load: cases of one category at the same moment, each in its own
+    transaction, and two counts of the waves at once: no error, one wave."""
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
@@ -277,14 +307,23 @@ def test_cases_of_one_scheme_opened_at_once_make_one_wave_and_no_error(category,
         finally:
             connection.close()
 
+    def count() -> int:
+        try:
+            barrier.wait(10)
+            return waves_detect()
+        finally:
+            connection.close()
+
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(open_one, range(8)))
-        assert len(set(ids)) == 8
-        # Each counted the others that had committed; the next case sees them all.
         barrier = __import__("threading").Barrier(2)
-        list(pool.map(open_one, [8, 9]))
+        ids += list(pool.map(open_one, [8, 9]))
+        assert len(set(ids)) == 10 and Sighting.objects.count() == 10
+        # Two counts at once (a slow beat tick overlapping the next): one wave, no error.
+        barrier = __import__("threading").Barrier(2)
+        assert list(pool.map(lambda _n: count(), range(2))) == [1, 1]
     wave = Wave.objects.get()
-    assert wave.subscribers >= 9 and Sighting.objects.count() == 10
+    assert wave.subscribers == 10
 
 
 @pytest.mark.parametrize("count", [1, 4, 5])
