@@ -427,11 +427,14 @@ def case_record_step(
         raise ValidationError({"result": _("Неизвестный результат шага.")})
     _check_length("note", note, STEP_NOTE_MAX_LENGTH)
     note, findings = scrub(note)
-    outcome, _created = StepOutcome.objects.update_or_create(
-        case=case,
-        step=step,
-        defaults={"result": result, "note": note, "actor": actor, "recorded_at": timezone.now()},
+    # The case's row is locked: no one else can write this outcome meanwhile, so no
+    # update_or_create (its two savepoints and row lock are four statements more).
+    outcome = StepOutcome.objects.filter(case=case, step=step).first() or StepOutcome(
+        case=case, step=step
     )
+    outcome.result, outcome.note, outcome.actor = result, note, actor
+    outcome.recorded_at = timezone.now()
+    outcome.save()
     _save(case, [], actor)
     _event(case, CaseEvent.Kind.STEP, actor, note, step=step.pk, title=step.title, result=result)
     _offer(case, findings, [note], actor, "step")

@@ -281,13 +281,13 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
     client.force_login(specialist)
     # session, user, roles + permissions; the case (one query: the write does not need the
     # page's prefetches); the step; the
-    # write: savepoints (3 + 3 releases), case lock, outcome lookup + insert, audit log
+    # write: a savepoint (+ its release), case lock, outcome lookup + insert, audit log
     # (content type, cached after the first time, + entry), audit's read of the old case,
     # case update, event insert; the response: case detail again (1 + 3 prefetches), steps,
     # staff profile
     my_case.refresh_from_db()
     # +2: the calls prefetch, twice; +2: the suggestions prefetch, twice
-    with django_assert_max_num_queries(32):
+    with django_assert_max_num_queries(28):
         response = client.post(
             reverse("cases:step", args=[my_case.pk, step.pk]),
             {"result": "done", "version": my_case.version},
