@@ -72,6 +72,13 @@ class CaseQuerySet(models.QuerySet["Case"]):
             "calls",  # the calls it was opened from (calls.Call.case), by the reverse relation
         )
 
+    def for_panel(self) -> CaseQuerySet:
+        """What a part of the case page answered in place after a write shows (a step's row,
+        the chat, the SMS) besides its own rows: the subscriber, the timeline, the version."""
+        return self.select_related("subscriber").prefetch_related(
+            models.Prefetch("events", queryset=CaseEvent.objects.select_related("actor"))
+        )
+
     def visible_to(self, user: Any) -> CaseQuerySet:
         """The cases this user may see (cases.rules `cases.view_case`, as a filter)."""
         condition = visible_cases_q(user)

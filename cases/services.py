@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
+from auditlog.context import disable_auditlog
+from auditlog.registry import auditlog
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -216,7 +219,19 @@ def _save(case: Case, fields: list[str], actor: User | None) -> None:
     if case.first_action_at is None and actor is not None and actor.is_authenticated:
         case.first_action_at = timezone.now()
         fields.append("first_action_at")
+    if set(fields) <= _unaudited_case_fields():
+        # auditlog diffs a save against a fresh read of the row; a save of only the fields
+        # it does not audit (a step, a note, a reply: the version) can log nothing.
+        with disable_auditlog():
+            case.save(update_fields=[*fields, "version", "updated_at"])
+        return
     case.save(update_fields=[*fields, "version", "updated_at"])
+
+
+@cache
+def _unaudited_case_fields() -> frozenset[str]:
+    # The registration's own list (cases/apps.py), read once it is filled.
+    return frozenset(auditlog.get_model_fields(Case)["exclude_fields"])
 
 
 def _require_open(case: Case, message: str) -> None:

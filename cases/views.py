@@ -66,6 +66,7 @@ from .phones import default_time_zone, normalize_msisdn
 from .roles import Role, user_roles
 from .selectors import (
     CaseFilters,
+    StepRow,
     case_list,
     case_list_rows,
     case_steps,
@@ -156,6 +157,11 @@ def _case_to_write(request: StaffRequest, pk: int, for_: CaseAction) -> Case:
 def _current(pk: int) -> Case:
     """The case as it is now, for the page after a write or a refusal."""
     return Case.objects.for_detail().get(pk=pk)
+
+
+def _current_for_panel(pk: int) -> Case:
+    """The case as it is now, for a part of its page answered in place (two queries)."""
+    return Case.objects.for_panel().get(pk=pk)
 
 
 def _conflict_message(exc: CaseConflict) -> str:
@@ -489,7 +495,7 @@ def _render_panel(
 ) -> HttpResponse:
     """htmx: one panel of the case page again (the SMS, the chat), plus the timeline and the
     case version out of band, from the case as it is now."""
-    case = _current(pk)
+    case = _current_for_panel(pk)
     context = {
         "case": case,
         "can_change": True,
@@ -546,26 +552,26 @@ def case_step(request: StaffRequest, pk: int, step_id: int) -> HttpResponse:
         error, status = _form_errors(form), 422
     # After a refusal the comment typed stays in its field.
     typed = request.POST.get("note", "") if error else None
-    case = _current(pk)
     if not request.htmx:
         if not error:
             return redirect(reverse("cases:detail", args=[pk]) + f"#step-{step.pk}")
         return _render_case(
             request,
-            case,
+            _current(pk),
             step_error=error,
             error_step_id=step.pk,
             typed_note=typed,
             conflict=error if status == 409 else "",
             http_status=status,
         )
-    row = next(r for r in case_steps(case=case) if r.step.pk == step.pk)
+    case = _current_for_panel(pk)
+    outcome = StepOutcome.objects.select_related("actor").filter(case=case, step=step).first()
     return render(
         request,
         "cases/_step_row.html",
         {
             "case": case,
-            "row": row,
+            "row": StepRow(step=step, outcome=outcome),
             "events": list(case.events.all()),
             "can_change": True,
             "step_error": error,
