@@ -17,6 +17,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from playbooks.models import Step
+from playbooks.selectors import version_steps
 
 from .models import Case, CaseQuerySet, ChatMessage, IdentifierSuggestion
 
@@ -94,10 +95,11 @@ def visible_cases(user: Any, queryset: CaseQuerySet | None = None) -> CaseQueryS
 
 def access_case_step(case: Case, step_id: int) -> Step:
     """A step of the case's pinned playbook version; any other step answers 404."""
-    step = Step.objects.filter(pk=step_id, version_id=case.playbook_version_id).first()
-    if step is None or case.playbook_version_id is None:
-        raise Http404(_("Шаг не найден."))
-    return step
+    if case.playbook_version_id is not None:
+        for step in version_steps(case.playbook_version_id):
+            if step.pk == step_id:
+                return step
+    raise Http404(_("Шаг не найден."))
 
 
 def access_chat_message(case: Case, message_id: int) -> ChatMessage:

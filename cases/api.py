@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from fraudcenter.requests import ApiRequest
 from playbooks.models import Category, Playbook, Step
+from playbooks.selectors import version_steps
 
 from . import serializers as s
 from .access import (
@@ -300,7 +301,7 @@ class CaseListOpenApi(generics.GenericAPIView):
             version = playbook.current_version if playbook else None
             status_code = status.HTTP_201_CREATED
         if steps is None:
-            steps = list(Step.objects.filter(version_id=version.pk)) if version else []
+            steps = version_steps(version.pk) if version else []
         context = personal_data_context(
             request, playbook=playbook, playbook_version=version, steps=steps
         )

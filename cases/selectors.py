@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from playbooks.models import Step
+from playbooks.selectors import version_steps
 
 from .deadlines import deadline_class, time_left
 from .models import (
@@ -160,7 +161,7 @@ def case_steps(*, case: Case) -> list[StepRow]:
     if not case.playbook_version_id:
         return []
     outcomes = {o.step_id: o for o in case.step_outcomes.all()}
-    steps = Step.objects.filter(version_id=case.playbook_version_id).order_by("position")
+    steps = version_steps(case.playbook_version_id)
     return [StepRow(step=s, outcome=outcomes.get(s.pk)) for s in steps]
 
 

@@ -28,6 +28,7 @@ from deliveries.services import (
 )
 from fraudcenter.ops import CASES_OPENED
 from playbooks.models import Category, Priority, Step
+from playbooks.selectors import version_steps
 from reminders.models import Reminder
 from reminders.services import (
     reminder_cancel,
@@ -178,7 +179,7 @@ def case_open_with_steps(
     # The pinned version's steps, read once: its on_open SMS are scheduled in this transaction
     # (+2 bulk inserts if any) and the caller shows the steps without another query.
     version_id = case.playbook_version_id
-    steps = list(Step.objects.filter(version_id=version_id)) if version_id else []
+    steps = version_steps(version_id) if version_id else []
     reminders_schedule_on_open(case=case, actor=actor, steps=steps)
     transaction.on_commit(lambda: CASES_OPENED.labels(channel).inc())
     return OpenedCase(case=case, steps=steps)
@@ -244,9 +245,7 @@ def open_required_steps(case: Case) -> list[Step]:
         return []
     done = set(StepOutcome.objects.filter(case=case).values_list("step_id", flat=True))
     return [
-        s
-        for s in Step.objects.filter(version_id=case.playbook_version_id, is_required=True)
-        if s.pk not in done
+        s for s in version_steps(case.playbook_version_id) if s.is_required and s.pk not in done
     ]
 
 

@@ -14,10 +14,14 @@ from tests.push_server import push_server as push_server  # noqa: F401  (a fixtu
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Each test starts with an empty cache (the queue's shared parts are cached a while)."""
+    """Each test starts with an empty cache (the queue's shared parts are cached a while)
+    and no steps remembered from another test's playbook versions (ids come again)."""
     from django.core.cache import cache
 
+    from playbooks.selectors import forget_frozen_steps
+
     cache.clear()
+    forget_frozen_steps()
 
 
 @pytest.fixture(scope="session")

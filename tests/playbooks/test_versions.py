@@ -84,3 +84,25 @@ def test_sms_parts_count_cyrillic_as_ucs2():
     assert sms_parts("а" * 135) == (135, 3)
     assert sms_parts("a" * 160) == (160, 1)
     assert sms_parts("a" * 161) == (161, 2)
+
+
+def test_a_published_versions_steps_are_read_once_a_drafts_every_time(
+    category, django_assert_num_queries
+):
+    from playbooks.selectors import version_steps
+
+    published = category.playbook.current_version
+    draft = playbook_create_draft(playbook=category.playbook, actor=None)
+    with django_assert_num_queries(1):  # the steps with their version's status
+        first = version_steps(published.pk)
+    with django_assert_num_queries(0):  # it can never change: kept for the process
+        assert [s.pk for s in version_steps(published.pk)] == [s.pk for s in first]
+    assert [s.position for s in first] == [1, 2, 3]
+    version_steps(draft.pk)
+    Step.objects.create(version=draft, position=4, title="Новый шаг")
+    with django_assert_num_queries(1):  # the editor is changing it: read again
+        assert [s.title for s in version_steps(draft.pk)][-1] == "Новый шаг"
+    playbook_publish(version=draft)
+    version_steps(draft.pk)
+    with django_assert_num_queries(0):  # published now: kept
+        assert len(version_steps(draft.pk)) == 4
