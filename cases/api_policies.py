@@ -82,15 +82,21 @@ class IntegrationRateThrottle(SimpleRateThrottle):
 
 
 def _count(key: str, *, ttl: int) -> int:
-    """Add one to a counter that expires with its window: `add` creates it once, `incr` is an
-    atomic INCR on Redis (Django's public cache API; two round trips)."""
+    """Add one to a counter that expires with its window (Django's public cache API). Every
+    request but the window's first finds the counter: `incr` alone (on Redis an EXISTS and
+    an atomic INCR); the first creates it with its expiry (`add`, SET NX EX), and if a twin
+    request created it meanwhile, counts on it."""
     cache = caches["default"]
-    cache.add(key, 0, ttl)
     try:
         return cache.incr(key)
-    except ValueError:  # expired between add() and incr()
-        cache.set(key, 1, ttl)
-        return 1
+    except ValueError:  # the window's first request
+        if cache.add(key, 1, ttl):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:  # the window's key already expired (ttl is one second longer)
+            cache.set(key, 1, ttl)
+            return 1
 
 
 class BoundedJSONParser(JSONParser):

@@ -228,3 +228,20 @@ def test_guessing_tokens_is_throttled_per_address(db, settings, integration):
     other = APIClient(REMOTE_ADDR="198.51.100.9")
     other.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert other.get("/api/v1/cases/").status_code == 200
+
+
+def test_a_budget_spent_through_another_process_stops_guesses_after_one(db, settings, integration):
+    from django.core.cache import cache
+    from rest_framework.test import APIClient
+
+    from cases.auth import _failure_key
+
+    settings.API_AUTH_FAILURE_RATE = "5/min"
+    guesser = APIClient(REMOTE_ADDR="203.0.113.8")
+    guesser.credentials(HTTP_AUTHORIZATION="Token " + "1" * 64)
+    first = guesser.get("/api/v1/cases/")
+    # Other processes spent the address's budget; this one had not seen it fail yet, so it
+    # let one guess through to the token query (above), and reads the budget from now on.
+    cache.set(_failure_key(first.wsgi_request), 5, 60)
+    assert first.status_code == 401
+    assert [guesser.get("/api/v1/cases/").status_code for _ in range(2)] == [429, 429]
