@@ -516,6 +516,9 @@ QUEUE_REFRESH_SECONDS = env.int("QUEUE_REFRESH_SECONDS", default=10)
 QUEUE_STAFF_REFRESH_SECONDS = env.int("QUEUE_STAFF_REFRESH_SECONDS", default=30)
 # Those polls' parts are rendered once for every supervisor with the same rights this often.
 QUEUE_PART_CACHE_SECONDS = env.int("QUEUE_PART_CACHE_SECONDS", default=5)
+# Every process reads the active categories with their current playbook versions again
+# after this many seconds (an edit or a publish in the same process: at once). 0: each time.
+CATEGORY_CACHE_SECONDS = env.int("CATEGORY_CACHE_SECONDS", default=5)
 # A case is "repeat" when its subscriber had an earlier case within this many days.
 REPEAT_VICTIM_DAYS = env.int("REPEAT_VICTIM_DAYS", default=30)
 # Disclosed codes make the deadline this many minutes at the most.

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
+from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 
-from .models import PlaybookVersion, Step
+from .models import Category, PlaybookVersion, Step
+
+# (when read, time.monotonic(); the active categories by slug)
+_categories: tuple[float, dict[str, Category]] | None = None
 
 # version id -> its steps in order, for versions that can no longer change.
 _FROZEN_STEPS: dict[int, tuple[Step, ...]] = {}
@@ -31,6 +38,35 @@ def version_steps(version_id: int) -> list[Step]:
     return list(steps)
 
 
-def forget_frozen_steps() -> None:
-    """For tests: their rolled-back databases hand out the same ids again."""
+def forget_kept() -> None:
+    """For tests: their rolled-back databases hand out the same ids and slugs again."""
+    global _categories
     _FROZEN_STEPS.clear()
+    _categories = None
+
+
+def active_category(slug: str) -> Category | None:
+    """An active category with its playbook and current version, as a case opened now pins
+    it. Every API case opening looked its category up (a three-table query); they change
+    only when someone edits a category or publishes a version, so each process keeps them
+    CATEGORY_CACHE_SECONDS (another process sees an edit that much later; this one at once).
+    Treat the category as read-only."""
+    global _categories
+    now = time.monotonic()
+    if _categories is None or now - _categories[0] >= settings.CATEGORY_CACHE_SECONDS:
+        found = Category.objects.active().select_related("playbook__current_version")
+        _categories = (now, {c.slug: c for c in found})
+    return _categories[1].get(slug)
+
+
+def forget_categories(**_kwargs: object) -> None:
+    """After an edit of a category, a playbook or a version: read again, now (inside the
+    writing transaction it sees its own change) and once it commits."""
+    global _categories
+    _categories = None
+
+    def again() -> None:
+        global _categories
+        _categories = None
+
+    transaction.on_commit(again)

@@ -18,10 +18,10 @@ def _fresh_cache():
     and no steps remembered from another test's playbook versions (ids come again)."""
     from django.core.cache import cache
 
-    from playbooks.selectors import forget_frozen_steps
+    from playbooks.selectors import forget_kept
 
     cache.clear()
-    forget_frozen_steps()
+    forget_kept()
 
 
 @pytest.fixture(scope="session")

@@ -219,12 +219,12 @@ def test_a_hotline_case_without_chat_lines_has_no_chat_card(
 
 def test_the_reply_box_offers_the_current_steps_words(client, chat_server, chat_case, specialist):
     from playbooks.models import Step
-    from playbooks.selectors import forget_frozen_steps
+    from playbooks.selectors import forget_kept
 
     Step.objects.filter(version=chat_case.playbook_version, position=1).update(
         script="Никому не сообщайте код из SMS — даже сотрудникам банка."
     )
-    forget_frozen_steps()  # a published step changed behind the model's back
+    forget_kept()  # a published step changed behind the model's back
     client.force_login(specialist)
     html = _page(client, chat_case)
     assert 'data-insert-text="Никому не сообщайте код из SMS — даже сотрудникам банка."' in html
