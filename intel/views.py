@@ -18,6 +18,7 @@ from cases.access import require_workspace
 from cases.models import ScammerIdentifier
 from fraudcenter.csv_cells import neutralise
 from fraudcenter.requests import StaffRequest
+from fraudcenter.shared_parts import shared_part
 
 from . import selectors
 from .access import require_review, require_waves
@@ -135,10 +136,16 @@ def waves(request: StaffRequest) -> HttpResponse:
     """htmx: the waves block of the queue page (supervisors) and the reports (managers)."""
     require_workspace(request.user)
     require_waves(request.user)
-    now = timezone.now()
-    rows = [(w, selectors.wave_is_active(w, now)) for w in selectors.current_waves(now=now)]
-    return render(
-        request, "intel/_waves.html", {"waves": rows, "window": settings.WAVE_WINDOW_MINUTES}
+
+    def build() -> dict:
+        now = timezone.now()
+        rows = [(w, selectors.wave_is_active(w, now)) for w in selectors.current_waves(now=now)]
+        return {"waves": rows, "window": settings.WAVE_WINDOW_MINUTES}
+
+    # Every supervisor's queue page polls it; beat counts the waves once a minute and the
+    # block shows no one's personal data: rendered once for everyone in a time zone.
+    return shared_part(
+        request, "intel/_waves.html", build, vary=[timezone.get_current_timezone_name()]
     )
 
 
