@@ -34,7 +34,7 @@ def shared_part(
 ) -> HttpResponse:
     """`build` gives the template's context (it runs only on a miss); everything the part
     shows that depends on the viewer must be in `vary`. Fresh for `seconds` (default
-    QUEUE_PART_CACHE_SECONDS).
+    QUEUE_PART_CACHE_SECONDS; 0: not shared).
 
     Once it is stale, no poll waits for it: the request that finds it so gets the previous
     rendering at once and renders the part again after its answer has gone out (the WSGI
@@ -53,6 +53,9 @@ def shared_part(
         cache.delete(f"{key}:render")
         return html
 
+    if fresh_for <= 0:  # sharing turned off: every poll renders its own
+        context = build()
+        return HttpResponse(render_to_string(template, context, request))
     kept = cache.get(key)  # (html, fresh until: time.time())
     if kept is None:  # nothing to show meanwhile
         return HttpResponse(_filled(request, render()))

@@ -42,3 +42,14 @@ def test_a_stale_part_is_rendered_by_one_request_while_the_others_get_the_previo
         clock.shift(1)
         assert "за 3 мин" in poll(5)  # the new one, fresh again
     assert renders == [1, 3]
+
+
+def test_zero_seconds_renders_every_time(rf, db):
+    def poll(window: int) -> str:
+        answer = shared_part(
+            rf.get("/"), "intel/_waves.html", lambda: {"waves": [], "window": window},
+            vary=["z"], seconds=0,
+        )  # fmt: skip
+        return answer.content.decode()
+
+    assert "за 1 мин" in poll(1) and "за 2 мин" in poll(2)
