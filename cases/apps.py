@@ -14,7 +14,13 @@ class CasesConfig(AppConfig):
         # post_migrate) must get them back too, like content types and permissions.
         post_migrate.connect(ensure_role_groups, sender=self)
 
+        from django.apps import apps
+
+        from fraudcenter.choice_labels import speed_up_choice_labels
+
         from . import models
+
+        speed_up_choice_labels(apps.get_models())
 
         auditlog.register(models.Subscriber)
         auditlog.register(models.Case, exclude_fields=["updated_at", "version"])

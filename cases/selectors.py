@@ -211,8 +211,7 @@ class CaseListRow:
 def case_list_rows(cases: list[Case], *, masked: bool) -> list[CaseListRow]:
     """masked: the viewer may not see personal data in full (cases.access)."""
     now = timezone.now()
-    # get_FOO_display() hashes every lazy label of the field's choices, translating each
-    # one (~20 gettext calls a row): translate them once per page instead.
+    # The labels translated once per page, not once per row.
     channels = {k: str(v) for k, v in Channel.choices}
     statuses = {k: str(v) for k, v in Status.choices}
     rows = []
