@@ -170,6 +170,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (throttles, lockouts) ------------------------------------------------------------
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "fraudcenter.redis_cache.RedisCache"  # one client per pool
 if env.str("CACHE_URL", default=""):
     # A shared cache (Redis in production): sessions are read from it and written through to
     # the database. Never with the per-process default, where a logout in one worker would
