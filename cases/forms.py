@@ -387,8 +387,11 @@ class CaseFilterForm(StaffForm):
     q = forms.CharField(label=_("Поиск по тексту"), required=False, max_length=200)
     identifier = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, staff=(), **kwargs):
+    def __init__(self, *args, staff=(), by_assignee=True, **kwargs):
         super().__init__(*args, **kwargs)
+        if not by_assignee:  # «Мои обращения»: the assignee is the viewer
+            del self.fields["assignee"]
+            return
         cast(forms.ChoiceField, self.fields["assignee"]).choices = [  # declared above
             ("", _("все")),
             ("me", _("я")),

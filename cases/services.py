@@ -446,7 +446,8 @@ def case_record_step(
     outcome = StepOutcome.objects.filter(case=case, step=step).first() or StepOutcome(
         case=case, step=step
     )
-    outcome.result, outcome.note, outcome.actor = result, note, actor
+    # outcome.case: the locked row with its new version, for the answer drawn from it.
+    outcome.case, outcome.result, outcome.note, outcome.actor = case, result, note, actor
     outcome.recorded_at = timezone.now()
     outcome.save()
     _save(case, [], actor)

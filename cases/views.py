@@ -61,7 +61,7 @@ from .forms import (
     TakeForm,
     specialists_queryset,
 )
-from .models import Absence, Case, Channel, ScammerIdentifier, StepOutcome
+from .models import Absence, Case, CaseEvent, Channel, ScammerIdentifier, StepOutcome
 from .phones import default_time_zone, normalize_msisdn
 from .roles import Role, user_roles
 from .selectors import (
@@ -162,6 +162,11 @@ def _current(pk: int) -> Case:
 def _current_for_panel(pk: int) -> Case:
     """The case as it is now, for a part of its page answered in place (two queries)."""
     return Case.objects.for_panel().get(pk=pk)
+
+
+def _timeline(case: Case) -> list[CaseEvent]:
+    """The case's timeline as `for_panel()` prefetches it (one query)."""
+    return list(CaseEvent.objects.select_related("actor").filter(case=case))
 
 
 def _conflict_message(exc: CaseConflict) -> str:
@@ -533,10 +538,10 @@ def case_step(request: StaffRequest, pk: int, step_id: int) -> HttpResponse:
     case = _case_to_write(request, pk, CaseAction.WORK)
     step = access_case_step(case, step_id)
     form = StepForm(request.POST)
-    error, status = "", 200
+    error, status, outcome = "", 200, None
     if form.is_valid():
         try:
-            case_record_step(
+            outcome = case_record_step(
                 case=case,
                 step=step,
                 result=form.cleaned_data["result"],
@@ -564,15 +569,20 @@ def case_step(request: StaffRequest, pk: int, step_id: int) -> HttpResponse:
             conflict=error if status == 409 else "",
             http_status=status,
         )
-    case = _current_for_panel(pk)
-    outcome = StepOutcome.objects.select_related("actor").filter(case=case, step=step).first()
+    if outcome is not None:  # recorded: the case as the write left it (its new version)
+        case = outcome.case
+        events = _timeline(case)
+    else:  # refused: as it is now (someone else's write may be why)
+        case = _current_for_panel(pk)
+        events = list(case.events.all())
+        outcome = StepOutcome.objects.select_related("actor").filter(case=case, step=step).first()
     return render(
         request,
         "cases/_step_row.html",
         {
             "case": case,
             "row": StepRow(step=step, outcome=outcome),
-            "events": list(case.events.all()),
+            "events": events,
             "can_change": True,
             "step_error": error,
             "error_step_id": step.pk,
@@ -790,10 +800,17 @@ def _int(raw: object) -> int | None:
 
 def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
     require_workspace(request.user)
-    staff = list(specialists_queryset())
+    can_assign = may_assign(request.user)
+    # The specialists, for the assignee filter (not on «Мои обращения») and the bulk
+    # assignment: only the columns their names need.
+    staff = (
+        list(specialists_queryset().only("id", "username", "first_name", "last_name"))
+        if can_assign or not mine
+        else []
+    )
     # "My cases" opens on the open ones; the form shows that default.
     initial = {"status": "open"} if mine else {}
-    form = CaseFilterForm(request.GET or None, staff=staff, initial=initial)
+    form = CaseFilterForm(request.GET or None, staff=staff, initial=initial, by_assignee=not mine)
     page = None
     identifier = None
     if not request.GET or form.is_valid():
@@ -825,7 +842,7 @@ def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
             "can_set_absence": mine and may_set_absence(request.user, request.user),
             "identifier": identifier,
             "query": params.urlencode(),
-            "can_assign": may_assign(request.user),
+            "can_assign": can_assign,
             "specialists": staff,
             "now": timezone.now(),
         },

@@ -60,7 +60,18 @@ def test_a_step_is_recorded_in_place_and_the_forms_get_the_new_version(client, s
     my_case.refresh_from_db()
     assert f'value="{my_case.version}" class="case-version" hx-swap-oob' in html
     assert 'id="timeline" hx-swap-oob="true"' in html and "Выполнено" in html
+    assert html.count(f"«{step.title}»") == 1  # the new event in the timeline
     assert StepOutcome.objects.get(case=my_case, step=step).note == "Сообщил код"
+    # Corrected: the same row again, with the version after this write and both events.
+    response = client.post(
+        reverse("cases:step", args=[my_case.pk, step.pk]),
+        {"result": "not_applicable", "note": "", "version": my_case.version},
+        HTTP_HX_REQUEST="true",
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<li class="step recorded result-not_applicable"')
+    assert f'value="{my_case.version + 1}" class="case-version" hx-swap-oob' in html
+    assert html.count(f"«{step.title}»") == 2
 
 
 def test_a_step_without_javascript_is_recorded_and_the_page_reloads(client, specialist, my_case):
@@ -290,9 +301,9 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
     # 7 the outcome looked up, 8 inserted, 9 its audit entry (the case's own save changes
     # only the version: auditlog's read of the old row is skipped), 10 the case's version,
     # 11 the timeline event, 12 release (COMMIT)
-    # the answer: 13 the case with its subscriber, 14 its timeline, 15 the step's outcome,
-    # 16 the staff profile (time zone)
-    with django_assert_num_queries(16):
+    # the answer, from the locked case and the outcome the write returned: 13 the timeline,
+    # 14 the staff profile (time zone)
+    with django_assert_num_queries(14):
         response = client.post(
             reverse("cases:step", args=[my_case.pk, step.pk]),
             {"result": "done", "version": my_case.version},
