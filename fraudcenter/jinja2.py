@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
 from django.utils.translation import gettext, ngettext
 from jinja2 import Environment
@@ -16,4 +17,5 @@ from jinja2 import Environment
 def environment(**options: Any) -> Environment:
     env = Environment(**options)
     env.globals.update({"_": gettext, "ngettext": ngettext, "url": reverse})
+    env.filters["linebreaksbr"] = linebreaksbr  # Django's: the same <br> and escaping
     return env
