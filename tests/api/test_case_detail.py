@@ -78,12 +78,13 @@ def test_detail_runs_the_same_queries_for_any_timeline(
     for i in range(n):
         case_add_note(case=case, actor=supervisor, text=f"Заметка {i}")
     client = staff_api(supervisor)
-    # session, user, groups, the case with its joins, events+actors, step outcomes+actors,
-    # messages, reminders, identifiers with their case counts (the pinned version's steps
-    # were read once for the process when the case was opened: playbooks.selectors).
+    # session, the user with its roles (one query: cases.roles), the case with its joins,
+    # events+actors, step outcomes+actors, messages, reminders, identifiers with their case
+    # counts (the pinned version's steps were read once for the process when the case was
+    # opened: playbooks.selectors).
     # (+1: the calls the case was opened from, a prefetch of for_detail)
     # (+1: the identifiers found in its texts, not yet added: a prefetch of for_detail)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         assert client.get(url(case)).status_code == 200
 
 

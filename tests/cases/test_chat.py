@@ -333,10 +333,10 @@ def test_the_chat_log_costs_the_same_queries_however_long_the_chat(
             )  # fmt: skip
             message, _ = _reply(chat_case, specialist)
             delivery_send(message.delivery_id)
-        # 1 session, 2 user, 3 roles and model permissions (one UNION), 4 the case with its
-        # subscriber, 5 the staff profile (time zone), 6 the lines with sender and delivery,
-        # 7 the delivery attempts.
-        with django_assert_num_queries(7):
+        # 1 session, 2 the user with its roles and model permissions (cases.roles), 3 the
+        # case with its subscriber, 4 the staff profile (time zone), 5 the lines with sender
+        # and delivery, 6 the delivery attempts.
+        with django_assert_num_queries(6):
             assert client.get(url).status_code == 200
 
 

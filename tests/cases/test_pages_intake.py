@@ -148,9 +148,10 @@ def test_the_subscriber_card_runs_the_same_queries_for_any_history(
     for _ in range(n):
         make_case(phone="+79160000003")
     client.force_login(specialist)
-    # session, user, roles + permissions, subscriber by number, audit log row (insert),
-    # cases with category, assignee and the counts (window aggregates); the last five calls
-    with django_assert_num_queries(7):
+    # session, the user with roles + permissions (one query), subscriber by number, audit
+    # log row (insert), cases with category, assignee and the counts (window aggregates);
+    # the last five calls
+    with django_assert_num_queries(6):
         response = client.get(reverse("cases:subscriber_card"), {"phone": "+79160000003"})
     assert response.status_code == 200
 
@@ -163,8 +164,8 @@ def test_the_new_contact_page_runs_the_same_queries_for_any_number_of_categories
 
     Category.objects.bulk_create(Category(slug=f"c{i}", name=f"Категория {i}") for i in range(n))
     client.force_login(specialist)
-    # session, user, user's groups, categories with their playbooks
-    with django_assert_num_queries(4):
+    # session, the user with its roles (one query), categories with their playbooks
+    with django_assert_num_queries(3):
         assert client.get(reverse("cases:new")).status_code == 200
 
 

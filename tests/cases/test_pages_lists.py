@@ -122,12 +122,12 @@ def test_the_lists_run_the_same_queries_for_any_number_of_cases(
     for _ in range(n):
         case_assign(case=make_case(), assignee=specialist, actor=specialist)
     client.force_login(specialist)
-    # session, user, roles with the model permissions (one query: cases.roles); the page of
+    # session, the user with its roles and model permissions (one query: cases.roles); the page of
     # cases joined with subscriber, category and assignee (no COUNT); categories for the
     # filter; on «Все обращения», the specialists for the assignee filter; on «Мои
     # обращения», the specialist's own break (the «На перерыв» / «Я вернулся» button)
     # instead (no assignee filter, and a specialist assigns nothing in bulk).
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         assert client.get(reverse(path), {"status": "open", "q": "службы"}).status_code == 200
 
 

@@ -46,3 +46,44 @@ def test_unmasked_export_is_a_separate_grant(manager):
     assert not manager.has_perm("cases.export_unmasked")
     manager.user_permissions.add(Permission.objects.get(codename="export_unmasked"))
     assert User.objects.get(pk=manager.pk).has_perm("cases.export_unmasked")
+
+
+def test_the_sessions_user_comes_with_its_roles_and_permissions_in_one_statement(
+    manager, django_assert_num_queries
+):
+    """RoleAwareModelBackend.get_user: what Django's returns, plus what cases.roles reads."""
+    from django.contrib.auth.models import Group, Permission
+
+    from cases.roles import RoleAwareModelBackend, has_model_permission, user_roles
+
+    manager.user_permissions.add(Permission.objects.get(codename="export_unmasked"))
+    supervisors = Group.objects.get(name="supervisor")
+    supervisors.permissions.add(Permission.objects.get(codename="view_subscriber"))
+    manager.groups.add(supervisors)
+    backend = RoleAwareModelBackend()
+    with django_assert_num_queries(1):
+        user = backend.get_user(str(manager.pk))
+        assert user_roles(user) == {"manager", "supervisor"}
+        assert has_model_permission(user, "cases.export_unmasked")  # a user's own grant
+        assert has_model_permission(user, "cases.view_subscriber")  # a role's
+        assert not has_model_permission(user, "cases.delete_case")
+        assert user.has_perm("cases.export_unmasked")
+    assert (user.pk, user.username, user.password) == (
+        manager.pk,
+        manager.username,
+        manager.password,
+    )
+    assert not hasattr(user, "fc_role_names")  # nothing left on the instance
+    manager.is_active = False
+    manager.save()
+    assert backend.get_user(str(manager.pk)) is None  # as Django's: inactive users are out
+    assert backend.get_user("999999") is None and backend.get_user("x") is None
+
+
+def test_a_role_taken_away_applies_at_the_next_request(client, supervisor):
+    from django.contrib.auth.models import Group
+
+    client.force_login(supervisor)
+    assert client.get("/queue/").status_code == 200
+    supervisor.groups.remove(Group.objects.get(name="supervisor"))
+    assert client.get("/queue/").status_code == 403

@@ -244,17 +244,17 @@ def test_the_board_runs_the_same_queries_for_any_number_of_cases_and_people(
         make_case()
         case_assign(case=make_case(), assignee=team[i % len(team)], actor=supervisor)
     client.force_login(supervisor)
-    # session, user, groups; view_queue and assign_case are rules' yes (no query);
-    # specialists with load and profile (one aggregate); unassigned cases with subscriber
-    # and category; overdue and at-risk counts (each capped at 1000 rows)
-    with django_assert_num_queries(7):
-        assert client.get(reverse("cases:queue")).status_code == 200
-    # The board's poll: session, user, groups; unassigned cases; the two counts.
+    # session, the user with its roles (one query); view_queue and assign_case are rules'
+    # yes (no query); specialists with load and profile (one aggregate); unassigned cases
+    # with subscriber and category; overdue and at-risk counts (each capped at 1000 rows)
     with django_assert_num_queries(6):
+        assert client.get(reverse("cases:queue")).status_code == 200
+    # The board's poll: session, the user with its roles; unassigned cases; the two counts.
+    with django_assert_num_queries(5):
         poll = client.get(reverse("cases:queue") + "?part=rows", HTTP_HX_REQUEST="true")
         assert poll.status_code == 200
-    # The staff's poll: session, user, groups; specialists with load and profile.
-    with django_assert_num_queries(4):
+    # The staff's poll: session, the user with its roles; specialists with load and profile.
+    with django_assert_num_queries(3):
         poll = client.get(reverse("cases:queue") + "?part=staff", HTTP_HX_REQUEST="true")
         assert poll.status_code == 200
 
@@ -285,11 +285,11 @@ def test_the_boards_poll_is_rendered_once_for_every_supervisor_with_the_same_rig
     assert f'id="pick-{case.pk}"' in first.content.decode()
     staff_first = client.get(reverse("cases:queue") + "?part=staff", HTTP_HX_REQUEST="true")
     client.force_login(other)
-    # session, user, groups: the board and the staff's load come from the cache.
-    with django_assert_num_queries(3):
+    # session, the user with its roles: the board and the staff's load come from the cache.
+    with django_assert_num_queries(2):
         again = client.get(reverse("cases:queue") + "?part=rows", HTTP_HX_REQUEST="true")
     assert again.content == first.content
-    with django_assert_num_queries(3):
+    with django_assert_num_queries(2):
         staff = client.get(reverse("cases:queue") + "?part=staff", HTTP_HX_REQUEST="true")
     tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', staff.content.decode())
     assert tokens and "__csrf" not in staff.content.decode()

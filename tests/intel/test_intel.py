@@ -159,8 +159,9 @@ def test_five_subscribers_within_an_hour_open_a_wave_on_the_queue(
     html = client.get(reverse("intel:waves")).content.decode()
     assert "5 абонентов за час" in html and "сейчас" in html
     client.force_login(manager)
-    # session, user, roles: the block is rendered once for every viewer in a time zone
-    with django_assert_num_queries(3):
+    # session, the user with its roles: the block is rendered once for every viewer in a
+    # time zone
+    with django_assert_num_queries(2):
         assert client.get(reverse("intel:waves")).content.decode() == html
     client.force_login(specialist)
     assert client.get(reverse("intel:waves")).status_code == 403
@@ -276,11 +277,11 @@ def test_the_review_page_costs_the_same_queries_however_many_candidates(
             identifier = _report(make_case, specialist, f"+7495{n}{i:06d}", f"+7916777{n}{i:03d}")
             if i % 2:
                 identifier_decide(identifier=identifier, verdict=V.CONFIRMED, actor=supervisor)
-        # 1 session, 2 user, 3 roles and permissions (one UNION), 4 candidates with case
-        # counts, 5 the decided with who decided, 6 their histories, 7 figures by kind,
-        # 8 candidates waiting, 9-10 confirmations in the period and their median, 11-16 the
-        # most reported of each of the six kinds.
-        with django_assert_num_queries(16):
+        # 1 session, 2 the user with its roles and permissions (cases.roles), 3 candidates
+        # with case counts, 4 the decided with who decided, 5 their histories, 6 figures by
+        # kind, 7 candidates waiting, 8-9 confirmations in the period and their median,
+        # 10-15 the most reported of each of the six kinds.
+        with django_assert_num_queries(15):
             assert client.get(reverse("intel:review")).status_code == 200
 
 

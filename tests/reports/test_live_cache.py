@@ -60,8 +60,9 @@ def test_the_second_manager_in_the_minute_costs_only_the_page_queries(
     with time_machine.travel(timezone.now(), tick=False):
         with django_assert_num_queries(PAGE_QUERIES):
             first = client.get(reverse("reports:page"))
-        # session, user, roles, the filter form's categories, the user's exports: no report
-        with django_assert_num_queries(5):
+        # session, the user with its roles, the filter form's categories, the user's
+        # exports: no report
+        with django_assert_num_queries(4):
             second = client.get(reverse("reports:page"))
         shown = timezone.localtime().strftime("%H:%M")
     assert first.status_code == second.status_code == 200

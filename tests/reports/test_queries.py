@@ -10,7 +10,7 @@ from reports import selectors
 from reports.filters import ReportFilter, today_in_moscow
 from reports.rollup import rollup_rebuild
 
-# session, user, the user's roles with the model permissions (one query: cases.roles), the
+# session, the user with its roles and model permissions (one query: cases.roles), the
 # category list of the filter form, the user's last XLSX exports,
 # and the report's six queries: speeds (percentiles, open overdue), the live days (which
 # days the daily rollup cannot answer), the figure rows (rollup rows + live days: by day,
@@ -18,7 +18,7 @@ from reports.rollup import rollup_rebuild
 # Calls: totals (with the median wait on PostgreSQL), per day, per hour, the callbacks; on
 # SQLite the median wait is one more query (computed in Python).
 CALLS_QUERIES = 4 if connection.vendor == "postgresql" else 5
-PAGE_QUERIES = 3 + 1 + 1 + 6 + CALLS_QUERIES
+PAGE_QUERIES = 2 + 1 + 1 + 6 + CALLS_QUERIES
 
 
 @pytest.mark.parametrize("n", [1, 12])
