@@ -116,23 +116,23 @@ def _insert_key(*, owner_id: int, key: str, fingerprint: str) -> bool:
 
     No savepoint is needed to survive a duplicate (an IntegrityError would need one), and
     PostgreSQL still waits for an uncommitted twin before deciding there is a conflict; on
-    PostgreSQL that wait is bounded by a lock_timeout set for this transaction only, sent in
-    the same round trip (Django's psycopg cursors bind parameters client-side, so one
-    execute() may carry two statements)."""
+    PostgreSQL that wait is bounded by a lock_timeout for this transaction only, set by the
+    row's own SELECT (`set_config(…, true)` is SET LOCAL), which runs before the insert looks
+    for a twin: one statement, one round trip, with the parameters bound on the server."""
     q = connection.ops.quote_name
     table = q(IdempotencyKey._meta.db_table)
-    sql = (
-        f"INSERT INTO {table} ({q('owner_id')}, {q('key')}, {q('request_hash')}, "
-        f"{q('state')}, {q('created_at')}) VALUES (%s, %s, %s, %s, %s) "
-        f"ON CONFLICT ({q('owner_id')}, {q('key')}) DO NOTHING RETURNING {q('id')}"
-    )
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        sql = f"SET LOCAL lock_timeout = {int(settings.IDEMPOTENCY_LOCK_TIMEOUT_MS)}; {sql}"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [owner_id, key, fingerprint, IdempotencyKey.State.IN_FLIGHT, timezone.now()]
+    row: list[Any] = [owner_id, key, fingerprint, IdempotencyKey.State.IN_FLIGHT, timezone.now()]
+    columns = f"{q('owner_id')}, {q('key')}, {q('request_hash')}, {q('state')}, {q('created_at')}"
+    conflict = f"ON CONFLICT ({q('owner_id')}, {q('key')}) DO NOTHING RETURNING {q('id')}"
+    if connection.vendor == "postgresql":
+        sql = (
+            f"INSERT INTO {table} ({columns}) SELECT %s, %s, %s, %s, %s "
+            "FROM (SELECT set_config('lock_timeout', %s, true)) AS timeout WHERE true "
+            f"{conflict}"
         )
-        if postgres:
-            cursor.nextset()  # past the SET's empty result to the INSERT's RETURNING
+        params = [*row, f"{int(settings.IDEMPOTENCY_LOCK_TIMEOUT_MS)}ms"]
+    else:
+        sql, params = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s) {conflict}", row
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return cursor.fetchone() is not None

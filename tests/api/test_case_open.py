@@ -165,7 +165,7 @@ def test_opening_a_case_runs_a_fixed_small_number_of_queries(
     postgres = connection.vendor == "postgresql"
     # 1 token + user + role names (SQLite: +1, the roles apart)
     # 2 savepoint (the test's transaction; BEGIN in production)
-    # 3 SET LOCAL lock_timeout + the key's INSERT … ON CONFLICT DO NOTHING (one round trip)
+    # 3 the key's INSERT … ON CONFLICT DO NOTHING, which sets its lock_timeout (one statement)
     # 4 savepoint (case_open: the API turns a duplicate call id into the case it made)
     # 5 the subscriber looked up; 6 savepoint, 7 INSERT, 8 its audit row, 9 release (new)
     # 10 the case's id from its sequence (PostgreSQL; SQLite: the number's UPDATE after)
