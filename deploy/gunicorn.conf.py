@@ -15,6 +15,12 @@ keepalive = 5
 # Recycle workers now and then so a slow leak never becomes an outage.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
 max_requests_jitter = 500
+# The app is imported once, in the master, and each worker is forked from it: a recycled
+# worker serves at once instead of importing Django again (1-2 s of CPU which, at 2,000
+# specialists, held up every kind of request for half a second; bench/RESULTS.md). Nothing
+# connects while importing (Django and the Redis clients connect on first use), so no
+# connection is shared across the fork (tests/test_deploy_files.py).
+preload_app = True
 # The proxy in front terminates TLS and sets X-Forwarded-Proto.
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = None  # requests are logged by the app, as JSON with the request id, without PII

@@ -139,3 +139,32 @@ def test_the_example_environment_passes_check_deploy(tmp_path):
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
     assert "no issues" in res.stdout
+
+
+def test_importing_the_app_connects_to_nothing_so_gunicorn_may_fork_it():
+    """deploy/gunicorn.conf.py preloads the app in the master: a connection opened while
+    importing would be shared by every worker forked from it."""
+    conf: dict = {}
+    exec((ROOT / "deploy/gunicorn.conf.py").read_text(), conf)  # noqa: S102  # our own file
+    assert conf["preload_app"] is True
+    probe = (
+        "import gc, socket, fraudcenter.wsgi\n"
+        "from django.db import connections\n"
+        "assert all(c.connection is None for c in connections.all()), 'a database connection'\n"
+        "open_sockets = [o for o in gc.get_objects() if isinstance(o, socket.socket)"
+        " and o.fileno() != -1]\n"
+        "assert not open_sockets, open_sockets\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fraudcenter.settings",
+        "DATABASE_URL": os.environ.get("DATABASE_URL")
+        or "postgres://postgres@127.0.0.1:5432/postgres",
+        "CACHE_URL": "redis://127.0.0.1:6379/13",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
+    }
+    res = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
