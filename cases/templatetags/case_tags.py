@@ -67,9 +67,7 @@ def timeline(context: template.Context) -> str:
     """The case's timeline (context: events, staff_tz, mask_personal_data, oob) from its
     Jinja2 template cases/jinja2/cases/_timeline.html: a row per event, part of every answer
     of a step, a chat reply or an SMS, renders several times faster there."""
-    zone = context.get("staff_tz") or timezone.get_default_timezone()
-    if isinstance(zone, str):
-        zone = zoneinfo.ZoneInfo(zone)
+    zone = _zone(context)
     masked = bool(context.get("mask_personal_data"))
     template = engines["jinja2"].get_template("cases/_timeline.html")
     return mark_safe(  # escaped by it
@@ -86,6 +84,36 @@ def timeline(context: template.Context) -> str:
             }
         )
     )
+
+
+@register.simple_tag(takes_context=True)
+def step_rows(context: template.Context, rows: Any) -> str:
+    """The playbook's step rows (context: case, can_change, step_results, staff_tz, the
+    refused step's error and typed note) from cases/jinja2/cases/_step_rows.html: several
+    times faster there, and part of the most frequent answer (a step recorded)."""
+    zone = _zone(context)
+    template = engines["jinja2"].get_template("cases/_step_rows.html")
+    rows = rows if isinstance(rows, list) else [rows]  # the case page's, or the one answered
+    return mark_safe(  # escaped by it
+        template.render(
+            {
+                "rows": rows,
+                "case": context["case"],
+                "can_change": context.get("can_change"),
+                "step_results": context.get("step_results") or [],
+                "step_error": context.get("step_error"),
+                "error_step_id": context.get("error_step_id"),
+                "typed_note": context.get("typed_note"),
+                "csrf_token": context.get("csrf_token"),
+                "local": lambda moment: timezone.localtime(moment, zone),
+            }
+        )
+    )
+
+
+def _zone(context: template.Context) -> Any:
+    zone = context.get("staff_tz") or timezone.get_default_timezone()
+    return zoneinfo.ZoneInfo(zone) if isinstance(zone, str) else zone
 
 
 # Personal data, masked for whoever may not see it (context: mask_personal_data).
