@@ -156,6 +156,13 @@ else:
     _options = _db.setdefault("OPTIONS", {})
     if not env.bool("POSTGRES_JIT", default=False):
         _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
+    # No parallel workers for one query: a report's scan of a month of cases took both cores
+    # of the box for a moment (Gather with two workers), and every page waited behind it.
+    # One core per query leaves the others to the pages; POSTGRES_PARALLEL=1 leaves the
+    # server's setting (a reports replica with cores to spare, say).
+    if not env.bool("POSTGRES_PARALLEL", default=False):
+        _parallel = "-c max_parallel_workers_per_gather=0"
+        _options["options"] = f"{_options.get('options', '')} {_parallel}".strip()
     # Parameters sent apart from the SQL, and a statement run five times on a connection
     # prepared (psycopg's threshold): PostgreSQL then parses and plans it once per connection,
     # not per execution. 35–50 % less database CPU per request in the day run's mix

@@ -272,3 +272,36 @@ def test_a_replica_beside_sqlite_is_refused():
         DATABASE_REPLICA_URL="postgres://fraud@standby:5432/fraudcenter",
     )
     assert res.returncode != 0 and "DATABASE_REPLICA_URL needs PostgreSQL" in res.stderr
+
+
+def test_postgresql_connections_prepare_statements_and_run_each_query_on_one_core():
+    import json
+
+    res = _settings_in_a_subprocess(DATABASE_URL="postgres://fraud@db:5432/fraudcenter")
+    assert res.returncode == 0, res.stderr
+    options = json.loads(res.stdout)["default"]["OPTIONS"]
+    assert options["server_side_binding"] is True and options["prepare_threshold"] == 5
+    assert "-c max_parallel_workers_per_gather=0" in options["options"]
+    # Each of them can be given back to the server (or to a pooler in transaction mode).
+    res = _settings_in_a_subprocess(
+        DATABASE_URL="postgres://fraud@db:5432/fraudcenter",
+        POSTGRES_PREPARED="0",
+        POSTGRES_PARALLEL="1",
+        POSTGRES_JIT="1",
+    )
+    assert res.returncode == 0, res.stderr
+    options = json.loads(res.stdout)["default"]["OPTIONS"]
+    assert "server_side_binding" not in options and "prepare_threshold" not in options
+    assert options.get("options", "") == ""
+
+
+@pytest.mark.postgres
+def test_the_server_applies_them(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == "0"
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
+    assert connection.connection.prepare_threshold == 5
