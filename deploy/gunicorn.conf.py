@@ -14,7 +14,9 @@ graceful_timeout = 30
 keepalive = 5
 # Recycle workers now and then so a slow leak never becomes an outage.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
-max_requests_jitter = 500
+# Workers started together must not all restart together: a jitter of 500 spread the four
+# over 11 s at 2,000 specialists, and the box stalled while they were all cold.
+max_requests_jitter = max_requests // 2
 # The app is imported once, in the master, and each worker is forked from it: a recycled
 # worker serves at once instead of importing Django again (1-2 s of CPU which, at 2,000
 # specialists, held up every kind of request for half a second; bench/RESULTS.md). Nothing
@@ -26,6 +28,14 @@ forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1"
 accesslog = None  # requests are logged by the app, as JSON with the request id, without PII
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+
+
+def when_ready(server):
+    """In the master, with the app preloaded and before any worker is forked: build what each
+    worker would otherwise build on its first requests (fraudcenter/warmup.py)."""
+    from fraudcenter.warmup import warm_up
+
+    warm_up()
 
 
 def child_exit(server, worker):

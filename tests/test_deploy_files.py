@@ -142,13 +142,15 @@ def test_the_example_environment_passes_check_deploy(tmp_path):
 
 
 def test_importing_the_app_connects_to_nothing_so_gunicorn_may_fork_it():
-    """deploy/gunicorn.conf.py preloads the app in the master: a connection opened while
-    importing would be shared by every worker forked from it."""
+    """deploy/gunicorn.conf.py preloads the app in the master and warms it there: a connection
+    opened while importing or warming would be shared by every worker forked from it."""
     conf: dict = {}
     exec((ROOT / "deploy/gunicorn.conf.py").read_text(), conf)  # noqa: S102  # our own file
-    assert conf["preload_app"] is True
+    assert conf["preload_app"] is True and callable(conf["when_ready"])
     probe = (
         "import gc, socket, fraudcenter.wsgi\n"
+        "from fraudcenter.warmup import warm_up\n"
+        "assert warm_up() > 50, 'the templates were not compiled'\n"
         "from django.db import connections\n"
         "assert all(c.connection is None for c in connections.all()), 'a database connection'\n"
         "open_sockets = [o for o in gc.get_objects() if isinstance(o, socket.socket)"
