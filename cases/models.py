@@ -61,7 +61,7 @@ class CaseQuerySet(models.QuerySet["Case"]):
         return self.select_related(
             "subscriber", "category", "assignee", "created_by", "playbook_version__playbook"
         ).prefetch_related(
-            models.Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),
+            models.Prefetch("events", queryset=CaseEvent.objects.timeline()),
             models.Prefetch("step_outcomes", queryset=StepOutcome.objects.select_related("actor")),
             # With each reply's delivery state (a join: the same one query).
             models.Prefetch("messages", queryset=ChatMessage.objects.select_related("delivery")),
@@ -76,7 +76,7 @@ class CaseQuerySet(models.QuerySet["Case"]):
         """What a part of the case page answered in place after a write shows (a step's row,
         the chat, the SMS) besides its own rows: the subscriber, the timeline, the version."""
         return self.select_related("subscriber").prefetch_related(
-            models.Prefetch("events", queryset=CaseEvent.objects.select_related("actor"))
+            models.Prefetch("events", queryset=CaseEvent.objects.timeline())
         )
 
     def visible_to(self, user: Any) -> CaseQuerySet:
@@ -252,6 +252,12 @@ class Case(models.Model):
         return self.due_at - timezone.now()
 
 
+class CaseEventQuerySet(models.QuerySet["CaseEvent"]):
+    def timeline(self) -> CaseEventQuerySet:
+        """The events as the timeline shows them: each with who did it (one query)."""
+        return self.select_related("actor")
+
+
 class CaseEvent(models.Model):
     """The case timeline: one row per thing that happened, with who and when."""
 
@@ -285,6 +291,8 @@ class CaseEvent(models.Model):
     text = models.TextField(_("текст"), blank=True)
     data = models.JSONField(_("данные"), default=dict, blank=True)
     created_at = models.DateTimeField(_("когда"), default=timezone.now)
+
+    objects = CaseEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -130,7 +130,7 @@ def case_get_detail(*, case_id: int) -> Case:
             "subscriber", "category", "assignee", "created_by", "playbook_version__playbook"
         )
         .prefetch_related(
-            Prefetch("events", queryset=CaseEvent.objects.select_related("actor")),
+            Prefetch("events", queryset=CaseEvent.objects.timeline()),
             Prefetch("step_outcomes", queryset=StepOutcome.objects.select_related("actor")),
             "messages",
         )

@@ -164,11 +164,6 @@ def _current_for_panel(pk: int) -> Case:
     return Case.objects.for_panel().get(pk=pk)
 
 
-def _timeline(case: Case) -> list[CaseEvent]:
-    """The case's timeline as `for_panel()` prefetches it (one query)."""
-    return list(CaseEvent.objects.select_related("actor").filter(case=case))
-
-
 def _conflict_message(exc: CaseConflict) -> str:
     return str(CONFLICT_MESSAGE)
 
@@ -571,7 +566,7 @@ def case_step(request: StaffRequest, pk: int, step_id: int) -> HttpResponse:
         )
     if outcome is not None:  # recorded: the case as the write left it (its new version)
         case = outcome.case
-        events = _timeline(case)
+        events = list(CaseEvent.objects.timeline().filter(case=case))
     else:  # refused: as it is now (someone else's write may be why)
         case = _current_for_panel(pk)
         events = list(case.events.all())

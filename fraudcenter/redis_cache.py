@@ -1,7 +1,7 @@
 """Django's Redis cache with one `redis.Redis` per connection pool instead of one per call.
 
 Django's `RedisCacheClient.get_client()` makes a new `redis.Redis` for each get or set;
-redis-py builds its table of ~200 response callbacks in each one's `__init__`. That was 15 %
+redis-py builds its table of ~200 response callbacks in each one's `__init__`. That was 12 %
 of a supervisor's poll (the session's read, the shared part's read; py-spy). A `redis.Redis`
 is safe to share between threads (its pool hands each command a connection), so one per
 pool does the same work. Selected in settings for `redis://` and `rediss://` CACHE_URLs."""
