@@ -25,6 +25,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """A process with its children, live and exited: a gunicorn worker recycled by
+    max_requests takes its CPU time with it, into the master's cutime + cstime once reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    own = sum(int(x) for x in fields[11:15]) / TICK  # utime, stime, cutime, cstime
+    return own + sum(tree_cpu_seconds(child) for child in children(pid))
+
+
 def children(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:

@@ -37,7 +37,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from cpu import backends, children, cpu_seconds  # noqa: E402
+from cpu import backends, children, cpu_seconds, tree_cpu_seconds  # noqa: E402
 
 VENV = Path(os.environ.get("VENV", ROOT / ".venv"))
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
@@ -137,16 +137,9 @@ def machine_ticks() -> tuple[int, int, int]:
     return sum(fields), fields[7] if len(fields) > 7 else 0, fields[3] + fields[4]
 
 
-def box_cpu(box: Box, db: str) -> float:
-    return sum(cpu_seconds(p) for p in [*box.pids(), *backends(db)])
-
-
 def box_cpu_parts(box: Box, db: str) -> dict[str, float]:
     """CPU seconds so far of the web server, the Celery worker and the database's backends."""
-    parts = {
-        name: sum(cpu_seconds(p) for p in [proc.pid, *children(proc.pid)])
-        for name, proc in box.procs.items()
-    }
+    parts = {name: tree_cpu_seconds(proc.pid) for name, proc in box.procs.items()}
     parts["database"] = sum(cpu_seconds(p) for p in backends(db))
     return parts
 
@@ -212,11 +205,13 @@ def run_step(
     )
     # CPU of the box over the measured part only (after everybody started).
     time.sleep(spawn_seconds + args.warmup)
-    before_box = box_cpu(box, db)
+    parts_before = box_cpu_parts(box, db)
+    before_box = sum(parts_before.values())
     ticks_before = machine_ticks()
     locust_before = sum(cpu_seconds(p) for p in [locust.pid, *children(locust.pid)])
     time.sleep(args.step_seconds)
-    after_box = box_cpu(box, db)
+    parts_after = box_cpu_parts(box, db)
+    after_box = sum(parts_after.values())
     ticks_after = machine_ticks()
     locust_after = sum(cpu_seconds(p) for p in [locust.pid, *children(locust.pid)])
     locust.wait()
@@ -268,6 +263,10 @@ def run_step(
             default={"name": "—", "max": 0},
         ),
         "box_cpu_ms": 1000 * (after_box - before_box) / max(total, 1),
+        "box_cpu_ms_by_part": {
+            name: 1000 * (parts_after[name] - parts_before.get(name, 0)) / max(total, 1)
+            for name in parts_after
+        },
         "steal": (ticks_after[1] - ticks_before[1]) / max(ticks_after[0] - ticks_before[0], 1),
         "machine_busy": 1
         - (ticks_after[2] - ticks_before[2]) / max(ticks_after[0] - ticks_before[0], 1),
@@ -370,6 +369,12 @@ def report(
             f"| {s['box_cpu_ms']:.2f} | {100 * s['box_cpu_share']:.0f} % "
             f"| {100 * s['locust_cpu_share']:.0f} % | {100 * s.get('machine_busy', 0):.0f} % "
             f"| {100 * s.get('steal', 0):.1f} % |"
+        )
+    lines += ["", "Box CPU ms per request by part:", ""]
+    for s in steps:
+        parts = s.get("box_cpu_ms_by_part", {})
+        lines.append(
+            f"- {s['specialists']:,}: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items())
         )
     lines += [
         "",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.db import connection
 from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
 from django.urls import get_resolver
 from django.utils import translation
@@ -34,3 +35,13 @@ def warm_up() -> int:
                     continue  # another engine's template in a shared folder
                 compiled += 1
     return compiled
+
+
+def warm_worker() -> None:
+    """In a new worker, before it accepts a request (gunicorn's `post_worker_init`): its own
+    database connection, and the process's kept categories and playbook steps, which its
+    first case openings and case pages would otherwise read."""
+    from playbooks.selectors import keep_current_playbooks
+
+    connection.ensure_connection()
+    keep_current_playbooks()

@@ -59,6 +59,16 @@ def active_category(slug: str) -> Category | None:
     return _categories[1].get(slug)
 
 
+def keep_current_playbooks() -> None:
+    """Read the active categories and their current versions' steps into this process now
+    (a new web worker, before its first request: fraudcenter.warmup)."""
+    active_category("")
+    for category in (_categories or (0.0, {}))[1].values():
+        playbook = getattr(category, "playbook", None)
+        if playbook is not None and playbook.current_version_id:
+            version_steps(playbook.current_version_id)
+
+
 def forget_categories(**_kwargs: object) -> None:
     """After an edit of a category, a playbook or a version: read again, now (inside the
     writing transaction it sees its own change) and once it commits."""

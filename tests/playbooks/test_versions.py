@@ -106,3 +106,18 @@ def test_a_published_versions_steps_are_read_once_a_drafts_every_time(
     version_steps(draft.pk)
     with django_assert_num_queries(0):  # published now: kept
         assert len(version_steps(draft.pk)) == 4
+
+
+def test_a_new_worker_keeps_the_current_playbooks_before_its_first_request(
+    category, django_assert_num_queries
+):
+    """gunicorn's post_worker_init (fraudcenter.warmup.warm_worker): the first case opening
+    and case page of a recycled worker read neither the category nor the steps."""
+    from playbooks.selectors import active_category, keep_current_playbooks, version_steps
+
+    with django_assert_num_queries(2):  # the categories with playbooks, the current steps
+        keep_current_playbooks()
+    version_id = category.playbook.current_version_id
+    with django_assert_num_queries(0):
+        assert active_category(category.slug).pk == category.pk
+        assert len(version_steps(version_id)) == 3
