@@ -85,7 +85,15 @@ def access_case(
     """The case if the user may do `for_` to it: one query (the queryset's, so the caller
     chooses its joins); 404 if they may not see it, 403 if they may see it but not do it."""
     queryset = Case.objects.all() if queryset is None else queryset
-    return check_case(user, queryset.filter(pk=case_id).first(), for_=for_)
+    return check_case(user, _one(queryset.filter(pk=case_id)), for_=for_)
+
+
+def _one(queryset: Any) -> Any:
+    """The one row a key lookup finds, or None. Not `.first()`: it sorts by the model's
+    ordering, which a key lookup does not need and every request paid for in compiling
+    (the case's access was 14 % of a web worker's CPU at a day run, a quarter of it the
+    ORDER BY)."""
+    return next(iter(queryset.order_by()[:1]), None)
 
 
 def visible_cases(user: Any, queryset: CaseQuerySet | None = None) -> CaseQuerySet:
@@ -104,9 +112,7 @@ def access_case_step(case: Case, step_id: int) -> Step:
 
 def access_chat_message(case: Case, message_id: int) -> ChatMessage:
     """A chat line of this case (with its delivery); any other answers 404."""
-    message = (
-        ChatMessage.objects.select_related("delivery").filter(pk=message_id, case=case).first()
-    )
+    message = _one(ChatMessage.objects.select_related("delivery").filter(pk=message_id, case=case))
     if message is None:
         raise Http404(_("Сообщение не найдено."))
     return message
@@ -114,7 +120,7 @@ def access_chat_message(case: Case, message_id: int) -> ChatMessage:
 
 def access_suggestion(case: Case, suggestion_id: int) -> IdentifierSuggestion:
     """An identifier found in this case's texts; any other answers 404."""
-    suggestion = IdentifierSuggestion.objects.filter(pk=suggestion_id, case=case).first()
+    suggestion = _one(IdentifierSuggestion.objects.filter(pk=suggestion_id, case=case))
     if suggestion is None:
         raise Http404(_("Предложение не найдено."))
     return suggestion
