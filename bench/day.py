@@ -529,7 +529,11 @@ def main() -> None:
         ),
     }
     print(f"== preparing {db} ({args.size:,} cases) → {out}", flush=True)
-    sh(str(VENV / "bin/python"), str(HERE / "day_prepare.py"), str(args.size), str(out), env=env)
+    # One account per simulated person at the largest step (the locustfile's weights).
+    most = max(int(x) for x in args.steps.split(","))
+    sh(str(VENV / "bin/python"), str(HERE / "day_prepare.py"), str(args.size), str(out),
+       "--specialists", str(most), "--supervisors", str(-(-most * 100 // 1500)),
+       "--managers", str(-(-most * 15 // 1500)), env=env)  # fmt: skip
     sh(str(VENV / "bin/python"), "manage.py", "collectstatic", "--noinput", "-v0", env=env)
     day = json.loads((out / "day.json").read_text())
     box = Box(out, env, args.port, args.chat_port)
