@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from auditlog.context import disable_auditlog
 from auditlog.registry import auditlog
@@ -62,7 +63,7 @@ from .models import (
 )
 from .phones import default_time_zone as default_time_zone
 from .phones import normalize_msisdn as normalize_msisdn
-from .roles import Role, has_role
+from .roles import Role, has_role, kept_time_zone
 from .selectors import current_absence
 from .subscribers import subscriber_card_accessed as subscriber_card_accessed
 from .subscribers import subscriber_get_or_create
@@ -768,6 +769,20 @@ def staff_profile_for(user: User) -> StaffProfile:
     """The person's queue settings, created with the defaults on first use."""
     profile, _created = StaffProfile.objects.get_or_create(user=user)
     return profile
+
+
+def staff_time_zone(user: User) -> ZoneInfo:
+    """The time zone the person's pages show times in: read with the session's user
+    (cases.roles), else from their profile (made with the defaults on first use)."""
+    name = kept_time_zone(user)
+    if name:
+        return _zone(name)
+    return staff_profile_for(user).time_zone
+
+
+@cache
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 @transaction.atomic

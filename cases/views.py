@@ -97,9 +97,9 @@ from .services import (
     chat_left_message,
     chat_replies_enabled,
     staff_end_absence,
-    staff_profile_for,
     staff_set_absence,
     staff_set_availability,
+    staff_time_zone,
 )
 from .services import (
     case_take_next as take_next_case,
@@ -276,7 +276,6 @@ def _render_case(
 ) -> HttpResponse:
     """The case page; after a refusal, with the person's typed input in its forms and the
     case as it is now (the version fields then carry the current version)."""
-    profile = staff_profile_for(request.user)
     can_change = may(request.user, CaseAction.CHANGE, case)
     can_assign = may_assign(request.user)
     steps = case_steps(case=case)
@@ -288,7 +287,7 @@ def _render_case(
         "can_change": can_change,
         "can_assign": can_assign,
         "can_take": may_take(request.user, case) and not can_assign,
-        "staff_tz": profile.time_zone,
+        "staff_tz": staff_time_zone(request.user),
         "subscriber_now": _clock(case.subscriber.time_zone),
         "status_form": status_form
         or StatusForm(case=case, initial={"version": case.version, "outcome": case.outcome}),
@@ -371,7 +370,7 @@ def case_chat_log(request: StaffRequest, pk: int) -> HttpResponse:
     case = access_case(request.user, pk, queryset=Case.objects.select_related("subscriber"))
     context = {
         "case": case,
-        "staff_tz": staff_profile_for(request.user).time_zone,
+        "staff_tz": staff_time_zone(request.user),
         **_chat_context(request, case, []),
     }
     return render(request, "cases/_chat_log.html", context)
@@ -500,7 +499,7 @@ def _render_panel(
         "case": case,
         "can_change": True,
         "events": list(case.events.all()),
-        "staff_tz": staff_profile_for(request.user).time_zone,
+        "staff_tz": staff_time_zone(request.user),
         "oob": True,
         **panel(case),
     }
@@ -583,7 +582,7 @@ def case_step(request: StaffRequest, pk: int, step_id: int) -> HttpResponse:
             "error_step_id": step.pk,
             "typed_note": typed,
             "step_results": StepOutcome.Result.choices,
-            "staff_tz": staff_profile_for(request.user).time_zone,
+            "staff_tz": staff_time_zone(request.user),
             "oob": True,
         },
         # 409/422, not 400: the case page tells htmx to swap those in place (see detail.html).

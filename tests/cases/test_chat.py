@@ -333,10 +333,10 @@ def test_the_chat_log_costs_the_same_queries_however_long_the_chat(
             )  # fmt: skip
             message, _ = _reply(chat_case, specialist)
             delivery_send(message.delivery_id)
-        # 1 session, 2 the user with its roles and model permissions (cases.roles), 3 the
-        # case with its subscriber, 4 the staff profile (time zone), 5 the lines with sender
-        # and delivery, 6 the delivery attempts.
-        with django_assert_num_queries(6):
+        # 1 session, 2 the user with its roles, model permissions and time zone
+        # (cases.roles), 3 the case with its subscriber, 4 the lines with sender and
+        # delivery, 5 the delivery attempts.
+        with django_assert_num_queries(5):
             assert client.get(url).status_code == 200
 
 

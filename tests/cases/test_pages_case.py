@@ -269,13 +269,13 @@ def test_the_case_page_runs_the_same_queries_for_any_history(
     for step in _steps(my_case):
         case_record_step(case=my_case, step=step, result="done", actor=specialist)
     client.force_login(specialist)
-    # session, the user with its roles and model permissions (one query: cases.roles); the
-    # case with subscriber/category/assignee/creator/playbook; prefetches: events+actors, step
-    # outcomes+actors, chat messages; identifiers with "seen in" counts; the
-    # case's SMS reminders with creator and step; the staff profile; the calls it was opened
-    # from (a prefetch); the identifiers found in its texts (a prefetch).
+    # session, the user with its roles, model permissions and time zone (one query:
+    # cases.roles); the case with subscriber/category/assignee/creator/playbook; prefetches:
+    # events+actors, step outcomes+actors, chat messages; identifiers with "seen in" counts;
+    # the case's SMS reminders with creator and step; the calls it was opened from (a
+    # prefetch); the identifiers found in its texts (a prefetch).
     # (The pinned version's steps were read once for the process when the case was opened.)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = client.get(reverse("cases:detail", args=[my_case.pk]))
     assert response.status_code == 200
     # n manual SMS plus whatever the playbook's steps scheduled: all listed.
@@ -294,16 +294,15 @@ def test_recording_a_step_runs_the_same_queries_for_any_history(
     client.force_login(specialist)
     ContentType.objects.get_for_model(StepOutcome)  # auditlog's, cached for the process
     my_case.refresh_from_db()
-    # 1 session, 2 the user with its roles and permissions (one query: cases.roles)
+    # 1 session, 2 the user with its roles, permissions and time zone (one query: cases.roles)
     # 3 the case (access; the write does not need the page's prefetches; the step is one of
     # its version's, read once for the process: playbooks.selectors)
     # 4 savepoint (the test's transaction; BEGIN in production), 5 the case locked,
     # 6 the outcome looked up, 7 inserted, 8 its audit entry (the case's own save changes
     # only the version: auditlog's read of the old row is skipped), 9 the case's version,
     # 10 the timeline event, 11 release (COMMIT)
-    # the answer, from the locked case and the outcome the write returned: 12 the timeline,
-    # 13 the staff profile (time zone)
-    with django_assert_num_queries(13):
+    # the answer, from the locked case and the outcome the write returned: 12 the timeline
+    with django_assert_num_queries(12):
         response = client.post(
             reverse("cases:step", args=[my_case.pk, step.pk]),
             {"result": "done", "version": my_case.version},

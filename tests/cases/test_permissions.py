@@ -87,3 +87,27 @@ def test_a_role_taken_away_applies_at_the_next_request(client, supervisor):
     assert client.get("/queue/").status_code == 200
     supervisor.groups.remove(Group.objects.get(name="supervisor"))
     assert client.get("/queue/").status_code == 403
+
+
+def test_the_sessions_user_comes_with_its_time_zone(specialist, django_assert_num_queries):
+    """The pages show times in the person's zone (cases.services.staff_time_zone): read in
+    the user's own statement; a person without a profile yet gets one with the default."""
+    from zoneinfo import ZoneInfo
+
+    from cases.models import StaffProfile
+    from cases.roles import RoleAwareModelBackend
+    from cases.services import staff_time_zone
+
+    backend = RoleAwareModelBackend()
+    user = backend.get_user(str(specialist.pk))
+    # no profile: looked up, then made (savepoint, insert, release), on first use only
+    with django_assert_num_queries(4):
+        assert staff_time_zone(user) == ZoneInfo("Europe/Moscow")
+    StaffProfile.objects.filter(user=specialist).update(time_zone="Asia/Vladivostok")
+    user = backend.get_user(str(specialist.pk))
+    with django_assert_num_queries(0):
+        assert staff_time_zone(user) == ZoneInfo("Asia/Vladivostok")
+    assert not hasattr(user, "fc_time_zone")
+    specialist.refresh_from_db()  # another object of the same account (an API token's): read
+    with django_assert_num_queries(1):
+        assert staff_time_zone(specialist) == ZoneInfo("Asia/Vladivostok")
