@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("cases/", views.case_list_all, name="list"),
     path("cases/mine/", views.case_list_mine, name="mine"),
+    path("cases/assignees/", views.assignee_options, name="assignee_options"),
     path("cases/new/", views.case_new, name="new"),
     path("cases/next/", views.case_take_next, name="take_next"),
     path("cases/subscriber-card/", views.subscriber_card, name="subscriber_card"),

@@ -795,16 +795,16 @@ def _int(raw: object) -> int | None:
 def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
     require_workspace(request.user)
     can_assign = may_assign(request.user)
-    # The specialists, for the assignee filter (not on «Мои обращения») and the bulk
-    # assignment: only the columns their names need.
+    # The specialists for the bulk assignment, only the columns their names need; the
+    # assignee filter loads them when opened (cases:assignee_options).
     staff = (
         list(specialists_queryset().only("id", "username", "first_name", "last_name"))
-        if can_assign or not mine
+        if can_assign
         else []
     )
     # "My cases" opens on the open ones; the form shows that default.
     initial = {"status": "open"} if mine else {}
-    form = CaseFilterForm(request.GET or None, staff=staff, initial=initial, by_assignee=not mine)
+    form = CaseFilterForm(request.GET or None, initial=initial, by_assignee=not mine)
     page = None
     identifier = None
     if not request.GET or form.is_valid():
@@ -854,6 +854,19 @@ def case_list_mine(request: StaffRequest) -> HttpResponse:
 @require_GET
 def case_list_all(request: StaffRequest) -> HttpResponse:
     return _case_list(request, mine=False)
+
+
+@login_required
+@require_GET
+def assignee_options(request: StaffRequest) -> HttpResponse:
+    """The specialists for the lists' assignee filter, added to it when the person opens it
+    (but the one already chosen, which the filter shows)."""
+    require_workspace(request.user)
+    staff = specialists_queryset().only("id", "username", "first_name", "last_name")
+    selected = request.GET.get("selected", "")
+    if selected.isdigit():
+        staff = staff.exclude(pk=int(selected))
+    return render(request, "cases/_assignee_options.html", {"specialists": staff})
 
 
 # --- Supervisor queue -------------------------------------------------------------------------

@@ -245,6 +245,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("cases:home", "GET"): Row("GET", p("/"), _staff_page(302, admin=200)),
     ("cases:list", "GET"): Row("GET", p("/cases/"), _staff_page(200)),
     ("cases:mine", "GET"): Row("GET", p("/cases/mine/"), _staff_page(200)),
+    ("cases:assignee_options", "GET"): Row("GET", p("/cases/assignees/"), _staff_page(200)),
     ("cases:new", "GET"): Row("GET", p("/cases/new/"), _staff_page(200, manager=403)),
     ("cases:subscriber_card", "GET"): Row(
         "GET",

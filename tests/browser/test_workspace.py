@@ -250,6 +250,17 @@ def test_a_supervisor_auto_assigns_the_queue_and_reassigns_a_case(live_server, p
     assert target.assignee == second
     _shot(page, "all-cases")
 
+    # The assignee filter brings the specialists when opened (not rendered into every list).
+    page.goto(f"{base}/cases/?status=open")
+    assert page.locator(f"#id_assignee option[value='{second.pk}']").count() == 0
+    page.focus("#id_assignee")
+    page.locator(f"#id_assignee option[value='{second.pk}']").wait_for(state="attached")
+    page.select_option("#id_assignee", str(second.pk))
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(f"**assignee={second.pk}**")
+    assert page.locator(f"text={target.number}").count() >= 1
+    assert page.locator("#id_assignee").input_value() == str(second.pk)
+
 
 def test_password_guessing_ends_on_a_russian_lockout_page(live_server, page, demo):
     for _ in range(settings.AXES_FAILURE_LIMIT):
