@@ -303,3 +303,32 @@ def test_the_boards_poll_is_rendered_once_for_every_supervisor_with_the_same_rig
     )  # fmt: skip
     assert response.status_code == 302
     assert staff_first.status_code == 200
+
+
+def test_the_staff_table_shows_each_specialists_shift_with_its_forms(
+    client, supervisor, specialist, specialist2, make_case
+):
+    """The rows come from a Jinja2 template (cases/jinja2/cases/_staff_rows.html): the same
+    markup as the page's engine made — the load, the deadline, the shift, a break until when,
+    and for a supervisor the forms, each with the request's CSRF token."""
+    from cases.models import Absence
+
+    case_assign(case=make_case(), assignee=specialist, actor=supervisor)
+    now = timezone.now()
+    Absence.objects.create(
+        user=specialist2, kind="break", starts_at=now, ends_at=now + timedelta(minutes=15)
+    )
+    client.force_login(supervisor)
+    html = client.get(reverse("cases:queue"), {"part": "staff"}, HTTP_HX_REQUEST="true")
+    html = html.content.decode()
+    rows = re.findall(r"<tr class=\"[^\"]*\">.*?</tr>", html, re.S)
+    mine = next(r for r in rows if f"?assignee={specialist.pk}&amp;status=open" in r)
+    theirs = next(r for r in rows if f"?assignee={specialist2.pk}&amp;status=open" in r)
+    assert "1 / 15" in mine and "на смене" in mine
+    assert f'aria-label="Отметить отсутствие: {specialist.username}"' in mine
+    assert f'aria-label="Перерыв 15 минут: {specialist.username}"' in mine
+    local_end = timezone.localtime(now + timedelta(minutes=15)).strftime("%H:%M")
+    assert f"перерыв до {local_end}" in theirs
+    assert f'aria-label="Вернулся: {specialist2.username}"' in theirs
+    assert html.count('name="csrfmiddlewaretoken"') >= 4
+    assert "__csrf_token_of_the_request__" not in html  # the shared part's hole filled
