@@ -9,6 +9,7 @@ from django.template import engines
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 
 from cases import deadlines, personal_data
 from cases.forms import TIME_ZONE_LABELS
@@ -105,6 +106,31 @@ def staff_rows(context: template.Context, staff: list[Any]) -> str:
                 "deadline_class": deadlines.deadline_class,
                 "time_left": deadlines.time_left,
                 "hhmm": lambda moment: timezone.localtime(moment).strftime("%H:%M"),
+            }
+        )
+    )
+
+
+@register.simple_tag(takes_context=True)
+def chat_rows(context: template.Context) -> str:
+    """The conversation's lines (context: chat_messages, case, staff_tz, mask_personal_data,
+    can_resend, csrf_token) from cases/jinja2/cases/_chat_rows.html: part of every push and
+    poll of an open chat case and of every reply."""
+    zone = _zone(context)
+    masked = bool(context.get("mask_personal_data"))
+    case = context.get("case")
+    template = engines["jinja2"].get_template("cases/_chat_rows.html")
+    return mark_safe(  # escaped by it
+        template.render(
+            {
+                "chat_messages": context.get("chat_messages") or [],
+                "case": case,
+                "subscriber_name": name_for(case.subscriber.name, masked) if case else "",
+                "can_resend": context.get("can_resend"),
+                "csrf_token": context.get("csrf_token"),
+                "local": lambda moment: timezone.localtime(moment, zone),
+                "text": lambda value: text_for(value, masked),
+                "truncate": lambda value, n: Truncator(value).chars(n) if value else "",
             }
         )
     )

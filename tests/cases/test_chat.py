@@ -399,3 +399,31 @@ def test_a_closed_case_keeps_its_conversation_without_a_reply_box(
     client.force_login(specialist)
     html = _page(client, chat_case)
     assert "Всё сделали, спасибо." in html and 'id="chat-form"' not in html
+
+
+def test_the_log_shows_each_line_in_the_viewers_zone_with_its_author_escaped_and_masked(
+    client, chat_case, specialist, manager, integration
+):
+    """The lines come from a Jinja2 template (cases/jinja2/cases/_chat_rows.html)."""
+    from datetime import UTC, datetime
+
+    from cases.models import StaffProfile, Subscriber
+    from cases.services import case_append_message
+
+    Subscriber.objects.filter(pk=chat_case.subscriber_id).update(name="Иван Сидоров")
+    at = datetime(2026, 3, 10, 9, 5, tzinfo=UTC)
+    case_append_message(
+        case=chat_case, external_id="in-1", author=ChatMessage.Author.SUBSCRIBER,
+        text="Мне звонили с 89161234567\n<b>срочно</b>", sent_at=at, actor=integration,
+    )  # fmt: skip
+    StaffProfile.objects.create(user=specialist, time_zone="Asia/Yekaterinburg")
+    client.force_login(specialist)
+    log = client.get(reverse("cases:chat_log", args=[chat_case.pk])).content.decode()
+    assert '<time datetime="2026-03-10T14:05:00+05:00">10.03 14:05</time>' in log
+    assert '<span class="who">Иван Сидоров</span>' in log
+    assert "<br>&lt;b&gt;срочно&lt;/b&gt;" in log and "<b>срочно" not in log
+    client.force_login(manager)  # no personal data: the name and the number masked
+    log = client.get(reverse("cases:chat_log", args=[chat_case.pk])).content.decode()
+    assert '<time datetime="2026-03-10T12:05:00+03:00">10.03 12:05</time>' in log
+    assert "Иван Сидоров" not in log
+    assert "&lt;b&gt;срочно&lt;/b&gt;" in log
