@@ -16,7 +16,7 @@ keepalive = 5
 # new worker's first requests are slower (a new database connection, its statements
 # prepared again, the per-process caches empty), and at 2,000 specialists each of four
 # workers serves about 35 requests a second, so 5,000 recycled every worker every 2-3
-# minutes. 100,000 is about an hour of a busy worker (the RSS stays flat over a day run).
+# minutes. 100,000 is about an hour of a busy worker.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 # Workers started together must not all restart together: a jitter of 500 spread the four
 # over 11 s at 2,000 specialists, and the box stalled while they were all cold.
