@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, cast
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -396,23 +397,17 @@ class CaseFilterForm(StaffForm):
         # The specialists come when the person opens the list (cases:assignee_options): a
         # center of 3,000 people made every list render 3,000 options nobody looked at.
         field = cast(forms.ChoiceField, self.fields["assignee"])  # declared above
-        self.assignee_user = None
         chosen = str(self.data.get("assignee", "")) if self.is_bound else ""
-        if chosen.isdigit():
-            self.assignee_user = specialists_queryset().filter(pk=int(chosen)).first()
+        shown = specialists_queryset().filter(pk=int(chosen)) if chosen.isdigit() else []
         field.choices = [
             ("", _("все")),
             ("me", _("я")),
             ("none", _("не назначено")),
-            *(
-                [(str(u.pk), u.get_full_name() or u.username) for u in [self.assignee_user]]
-                if self.assignee_user
-                else []
-            ),
+            *((str(u.pk), u.get_full_name() or u.username) for u in shown),
         ]
         field.widget.attrs.update(
             {
-                "hx-get": reverse("cases:assignee_options") + f"?selected={chosen}",
+                "hx-get": reverse("cases:assignee_options") + "?" + urlencode({"selected": chosen}),
                 "hx-trigger": "focus once, mouseenter once",
                 "hx-swap": "beforeend",
             }

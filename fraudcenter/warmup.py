@@ -9,13 +9,16 @@ a connection, so nothing is shared across the fork."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
 from django.urls import get_resolver
 from django.utils import translation
+
+logger = logging.getLogger(__name__)
 
 
 def warm_up() -> int:
@@ -43,5 +46,11 @@ def warm_worker() -> None:
     first case openings and case pages would otherwise read."""
     from playbooks.selectors import keep_current_playbooks
 
-    connection.ensure_connection()
-    keep_current_playbooks()
+    try:
+        connection.ensure_connection()
+        keep_current_playbooks()
+    except DatabaseError:
+        # Only a head start: a worker that raised here would fail to boot, and gunicorn
+        # stops the master when workers fail to boot. Without the database it serves what
+        # it can (healthz says what is wrong) and reads these on first use.
+        logger.warning("warm-up: no database yet", exc_info=True)

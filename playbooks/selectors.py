@@ -51,19 +51,22 @@ def active_category(slug: str) -> Category | None:
     only when someone edits a category or publishes a version, so each process keeps them
     CATEGORY_CACHE_SECONDS (another process sees an edit that much later; this one at once).
     Treat the category as read-only."""
+    return _active_categories().get(slug)
+
+
+def _active_categories() -> dict[str, Category]:
     global _categories
     now = time.monotonic()
     if _categories is None or now - _categories[0] >= settings.CATEGORY_CACHE_SECONDS:
         found = Category.objects.active().select_related("playbook__current_version")
         _categories = (now, {c.slug: c for c in found})
-    return _categories[1].get(slug)
+    return _categories[1]
 
 
 def keep_current_playbooks() -> None:
     """Read the active categories and their current versions' steps into this process now
     (a new web worker, before its first request: fraudcenter.warmup)."""
-    active_category("")
-    for category in (_categories or (0.0, {}))[1].values():
+    for category in _active_categories().values():
         playbook = getattr(category, "playbook", None)
         if playbook is not None and playbook.current_version_id:
             version_steps(playbook.current_version_id)

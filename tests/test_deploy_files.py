@@ -170,3 +170,32 @@ def test_importing_the_app_connects_to_nothing_so_gunicorn_may_fork_it():
         timeout=60,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
+
+
+def test_a_new_worker_boots_even_when_the_database_is_down():
+    """gunicorn's post_worker_init warms a worker with its connection and the playbooks; an
+    exception there would fail the worker's boot, and gunicorn then stops the master. With
+    no database (nothing listens on the port), the warm-up says so and returns."""
+    conf: dict = {}
+    exec((ROOT / "deploy/gunicorn.conf.py").read_text(), conf)  # noqa: S102  # our own file
+    assert callable(conf["post_worker_init"])
+    probe = (
+        "import fraudcenter.wsgi\n"
+        "from fraudcenter.warmup import warm_worker\n"
+        "warm_worker()\n"
+        "print('booted')\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "fraudcenter.settings",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:1/postgres",
+        "CACHE_URL": "redis://127.0.0.1:6379/13",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
+        "LOG_LEVEL": "WARNING",
+    }
+    res = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "booted" in res.stdout and "warm-up: no database yet" in res.stdout + res.stderr

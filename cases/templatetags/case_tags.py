@@ -46,6 +46,10 @@ _RESULT_LABELS = dict(StepOutcome.Result.choices)
 _KIND_LABELS = dict(CaseEvent.Kind.choices)
 
 
+def _label(labels: dict[str, Any], value: str) -> str:
+    return str(labels.get(value, value or "—"))
+
+
 def _memo(labels: dict[str, Any]) -> Any:
     """value -> its label in the active language, each translated once for this rendering
     (a translation looks the active language up every time: a timeline of 40 events asked
@@ -54,7 +58,7 @@ def _memo(labels: dict[str, Any]) -> Any:
 
     def label(value: str) -> str:
         if value not in shown:
-            shown[value] = str(labels.get(value, value or "—"))
+            shown[value] = _label(labels, value)
         return shown[value]
 
     return label
@@ -62,22 +66,22 @@ def _memo(labels: dict[str, Any]) -> Any:
 
 @register.filter
 def status_label(value: str) -> str:
-    return str(_STATUS_LABELS.get(value, value or "—"))
+    return _label(_STATUS_LABELS, value)
 
 
 @register.filter
 def chat_state_label(value: str) -> str:
-    return str(_CHAT_STATE_LABELS.get(value, value or "—"))
+    return _label(_CHAT_STATE_LABELS, value)
 
 
 @register.filter
 def outcome_label(value: str) -> str:
-    return str(_OUTCOME_LABELS.get(value, value or "—"))
+    return _label(_OUTCOME_LABELS, value)
 
 
 @register.filter
 def result_label(value: str) -> str:
-    return str(_RESULT_LABELS.get(value, value or "—"))
+    return _label(_RESULT_LABELS, value)
 
 
 @register.simple_tag

@@ -192,3 +192,5 @@ def test_the_assignee_filter_loads_the_specialists_when_opened(
     assert response.status_code == 400 and "Выберите корректный вариант" in (
         response.content.decode()
     )
+    odd = client.get(reverse("cases:list"), {"assignee": "x&y=1"})
+    assert odd.status_code == 400 and "selected=x%26y%3D1" in odd.content.decode()
