@@ -21,7 +21,7 @@ from playbooks.models import Category
 from .models import Channel, Outcome, ScammerIdentifier, Status, StepOutcome
 from .phones import normalize_msisdn
 from .roles import Role
-from .selectors import CaseFilters
+from .selectors import CaseFilters, StaffShow
 
 # Russia's zones, west to east, with the offset from Moscow a specialist says aloud.
 RUSSIAN_TIME_ZONES = [
@@ -345,6 +345,28 @@ class AbsenceForm(StaffForm):
 class AvailabilityForm(StaffForm):
     user = forms.IntegerField()
     is_available = forms.TypedChoiceField(coerce=lambda v: v == "1", choices=[("1", ""), ("0", "")])
+
+
+class StaffFilterForm(StaffForm):
+    """The supervisor's staff table: whom to show, found by name, a page at a time."""
+
+    q = forms.CharField(label=_("Найти"), required=False, max_length=100)
+    show = forms.ChoiceField(
+        label=_("Показать"),
+        required=False,
+        choices=[
+            (StaffShow.ALL, _("всех")),
+            (StaffShow.PRESENT, _("на смене")),
+            (StaffShow.AWAY, _("отсутствуют")),
+            (StaffShow.FULL, _("полная загрузка")),
+        ],
+    )
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("auto_id", "staff-%s")  # beside the page's other forms
+        super().__init__(*args, **kwargs)
+        self.fields["q"].widget.input_type = "search"
 
 
 class CaseFilterForm(StaffForm):

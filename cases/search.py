@@ -20,9 +20,10 @@ from pathlib import Path
 
 import snowballstemmer
 from django.db.backends.signals import connection_created
-from django.db.models import Q
+from django.db.models import Func, Q, TextField
 
 SQL_FUNCTION = "fc_search_stems"
+FOLD_FUNCTION = "fc_fold"
 _DATA = Path(__file__).resolve().parent / "search_data"
 _WORD = re.compile(r"[^\W_]+")
 _RUSSIAN = snowballstemmer.stemmer("russian")
@@ -55,10 +56,26 @@ def _row_stems(*parts: str | None) -> str:
     return " " + " ".join(stems(" ".join(p or "" for p in parts))) + " "
 
 
+def _fold(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
 def _register(sender: object, connection: object, **kwargs: object) -> None:
     if getattr(connection, "vendor", None) == "sqlite":
         raw = connection.connection  # type: ignore[attr-defined]  # the sqlite3 connection
         raw.create_function(SQL_FUNCTION, 2, _row_stems, deterministic=True)
+        raw.create_function(FOLD_FUNCTION, 1, _fold, deterministic=True)
+
+
+class Fold(Func):
+    """lower() that folds Cyrillic on SQLite too (its own folds ASCII only: «иванов» did not
+    find «Иванов»); PostgreSQL's lower() folds it already."""
+
+    function = "LOWER"
+    output_field = TextField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function=FOLD_FUNCTION, **extra_context)
 
 
 connection_created.connect(_register, dispatch_uid="fraudcenter-search-stems")

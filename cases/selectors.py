@@ -25,7 +25,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -50,6 +50,7 @@ from .models import (
 from .personal_data import mask_phone, mask_text
 from .phones import normalize_msisdn
 from .roles import Role
+from .search import Fold
 
 
 @dataclass
@@ -404,15 +405,46 @@ def current_absence(*, user: Any) -> Absence | None:
     return Absence.objects.current(now).filter(user=user).order_by("-ends_at").first()
 
 
-def staff_load() -> list[StaffLoad]:
-    """Every active specialist with open cases, oldest deadline and profile: one query."""
+STAFF_PAGE_SIZE = 50
+
+
+class StaffShow:
+    """Which specialists the supervisor's staff table shows (cases.forms.StaffFilterForm)."""
+
+    ALL, PRESENT, AWAY, FULL = "", "present", "away", "full"
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    """A page of the staff table and the whole center's figures above it."""
+
+    rows: list[StaffLoad]
+    number: int
+    pages: int
+    found: int  # the specialists the filter shows, over all pages
+    total: int  # the center's specialists
+    present: int
+    away: int
+    full: int
+
+    @property
+    def previous(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.pages else None
+
+
+def _staff_with_load() -> Any:
+    """Every active specialist with open cases, oldest deadline, profile and absence."""
     # Per person, two correlated counts over the partial index of open assigned cases
     # (case_open_load_idx: assignee, due_at): index-only scans of that person's open cases.
     # A join with every open case read them all from the heap (390 ms at 64,000 open cases).
     now = timezone.now()
     away = Absence.objects.current(now).filter(user=OuterRef("pk")).order_by("-ends_at")
     mine = Case.objects.filter(assignee=OuterRef("pk"), status__in=OPEN_STATUSES).values("assignee")
-    users = (
+    return (
         get_user_model()
         .objects.filter(groups__name=Role.SPECIALIST, is_active=True)
         .select_related("staff_profile")
@@ -424,6 +456,9 @@ def staff_load() -> list[StaffLoad]:
         )
         .order_by("last_name", "first_name", "username")
     )
+
+
+def _staff_rows(users: Any) -> list[StaffLoad]:
     return [
         StaffLoad(
             user=user,
@@ -435,3 +470,54 @@ def staff_load() -> list[StaffLoad]:
         )
         for user in users
     ]
+
+
+def staff_load() -> list[StaffLoad]:
+    """Every active specialist with its load: one query (the assignment's choice of whom)."""
+    return _staff_rows(_staff_with_load())
+
+
+def staff_page(*, search: str = "", show: str = "", page: int = 1) -> StaffPage:
+    """A page of STAFF_PAGE_SIZE specialists with their load, found by name and state, and the
+    center's counts: two queries, whatever the center's size. A center of 3,000 people made
+    a table of 3,000 rows that no supervisor reads (0.4 s a rendering)."""
+    defaults = StaffProfile._meta
+    present = Q(available=True, away_until__isnull=True)
+    users = _staff_with_load().annotate(
+        available=Coalesce("staff_profile__is_available", Value(True)),
+        cap=Coalesce(
+            "staff_profile__max_open_cases",
+            Value(defaults.get_field("max_open_cases").get_default()),
+        ),
+    )
+    states = {
+        StaffShow.ALL: Q(),
+        StaffShow.PRESENT: present,
+        StaffShow.AWAY: ~present,
+        StaffShow.FULL: Q(open_cases__gte=F("cap")),
+    }
+    shown = states[show]
+    if search.strip():
+        shown &= Q(name__contains=search.strip().lower())
+        users = users.annotate(
+            name=Fold(Concat("username", Value(" "), "first_name", Value(" "), "last_name"))
+        )
+    figures = users.order_by().aggregate(
+        total=Count("pk"),
+        found=Count("pk", filter=shown),
+        present=Count("pk", filter=present),
+        full=Count("pk", filter=states[StaffShow.FULL]),
+    )
+    pages = max(1, -(-figures["found"] // STAFF_PAGE_SIZE))
+    number = min(max(page, 1), pages)
+    start = (number - 1) * STAFF_PAGE_SIZE
+    return StaffPage(
+        rows=_staff_rows(users.filter(shown)[start : start + STAFF_PAGE_SIZE]),
+        number=number,
+        pages=pages,
+        found=figures["found"],
+        total=figures["total"],
+        present=figures["present"],
+        away=figures["total"] - figures["present"],
+        full=figures["full"],
+    )

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -32,6 +34,7 @@ from .access import (
     access_case_step,
     access_chat_message,
     access_suggestion,
+    has,
     may,
     may_assign,
     may_see_personal_data,
@@ -55,6 +58,7 @@ from .forms import (
     NoteForm,
     ReminderForm,
     SmsCancelForm,
+    StaffFilterForm,
     StatusForm,
     StepForm,
     SuggestionForm,
@@ -75,6 +79,7 @@ from .selectors import (
     identifiers_for_case,
     queue_unassigned,
     staff_load,
+    staff_page,
     subscriber_find,
     subscriber_history,
 )
@@ -293,7 +298,6 @@ def _render_case(
         or StatusForm(case=case, initial={"version": case.version, "outcome": case.outcome}),
         "note_form": note_form or NoteForm(),
         "identifier_form": identifier_form or IdentifierForm(),
-        "specialists": list(specialists_queryset()) if can_assign else [],
         "conflict": conflict,
         "step_results": StepOutcome.Result.choices,
         "step_error": step_error,
@@ -795,13 +799,6 @@ def _int(raw: object) -> int | None:
 def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
     require_workspace(request.user)
     can_assign = may_assign(request.user)
-    # The specialists for the bulk assignment, only the columns their names need; the
-    # assignee filter loads them when opened (cases:assignee_options).
-    staff = (
-        list(specialists_queryset().only("id", "username", "first_name", "last_name"))
-        if can_assign
-        else []
-    )
     # "My cases" opens on the open ones; the form shows that default.
     initial = {"status": "open"} if mine else {}
     form = CaseFilterForm(request.GET or None, initial=initial, by_assignee=not mine)
@@ -837,7 +834,6 @@ def _case_list(request: StaffRequest, *, mine: bool) -> HttpResponse:
             "identifier": identifier,
             "query": params.urlencode(),
             "can_assign": can_assign,
-            "specialists": staff,
             "now": timezone.now(),
         },
         status=200 if page is not None else 400,
@@ -859,13 +855,18 @@ def case_list_all(request: StaffRequest) -> HttpResponse:
 @login_required
 @require_GET
 def assignee_options(request: StaffRequest) -> HttpResponse:
-    """The specialists for the lists' assignee filter, added to it when the person opens it
-    (but the one already chosen, which the filter shows)."""
+    """The specialists for a select of them (the lists' assignee filter, the assignment, a
+    planned absence), added to it when the person opens it, but the one already chosen, which
+    it shows. With `load=1`, for those who see the queue, each one's load and shift."""
     require_workspace(request.user)
-    staff = specialists_queryset().only("id", "username", "first_name", "last_name")
     selected = request.GET.get("selected", "")
-    if selected.isdigit():
-        staff = staff.exclude(pk=int(selected))
+    chosen = int(selected) if selected.isdigit() else None
+    if request.GET.get("load") == "1" and has(request.user, "cases.view_queue"):
+        rows = [s for s in staff_load() if s.user.pk != chosen]
+        return render(request, "cases/_assignee_options.html", {"specialists": rows, "load": True})
+    staff = specialists_queryset().only("id", "username", "first_name", "last_name")
+    if chosen is not None:
+        staff = staff.exclude(pk=chosen)
     return render(request, "cases/_assignee_options.html", {"specialists": staff})
 
 
@@ -878,46 +879,68 @@ def queue(request: StaffRequest) -> HttpResponse:
     require_queue(request.user)
     now = timezone.now()
     part = request.GET.get("part", "") if request.htmx else ""
+    # The staff table's search, state and page: in the page's address and in its poll's.
+    staff_form = StaffFilterForm(request.GET)
+    valid = staff_form.is_valid()
+    chosen = staff_form.cleaned_data if valid else {}
+    staff_filter = {
+        "search": chosen.get("q", ""),
+        "show": chosen.get("show", ""),
+        "page": chosen.get("page") or 1,
+    }
     context: dict[str, Any] = {
         "can_assign": may_assign(request.user),
         "now": now,
         "refresh_seconds": settings.QUEUE_REFRESH_SECONDS,
         "staff_refresh_seconds": settings.QUEUE_STAFF_REFRESH_SECONDS,
+        "staff_form": staff_form,
     }
+    shown = (("q", staff_filter["search"]), ("show", staff_filter["show"]))
+    context["staff_query"] = urlencode({k: v for k, v in shown if v})
+    # The staff's forms come back to the page they were on.
+    back = urlencode({k: v for k, v in (*shown, ("page", staff_filter["page"])) if v and v != 1})
+    context["staff_back"] = reverse("cases:queue") + (f"?{back}" if back else "") + "#staff"
     # The polls ask for their own part: the board every 10 s, the staff's load less often.
     if part == "rows":
-        return _shared_part(request, "cases/_queue_poll.html", context, board=True)
+        return _shared_part(request, "cases/_queue_poll.html", context, staff_filter=None)
     if part == "staff":
-        return _shared_part(request, "cases/_queue_staff.html", context, board=False)
-    staff = staff_load()
-    context.update(staff=staff, specialists=staff, board=queue_unassigned(limit=100))
-    return render(request, "cases/queue.html", context)
+        if not valid:  # a hand-made address: the errors, and the table as it was stays
+            return render(request, "cases/_queue_staff_page.html", context, status=400)
+        return _shared_part(
+            request, "cases/_queue_staff_page.html", context, staff_filter=staff_filter
+        )
+    context.update(staff=staff_page(**staff_filter), board=queue_unassigned(limit=100))
+    return render(request, "cases/queue.html", context, status=200 if valid else 400)
 
 
 def _shared_part(
-    request: StaffRequest, template: str, context: dict[str, Any], *, board: bool
+    request: StaffRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    staff_filter: dict[str, Any] | None,
 ) -> HttpResponse:
     """A queue poll's part as every supervisor with the same rights sees it (may they assign,
-    see personal data), rendered once per QUEUE_PART_CACHE_SECONDS for all of them."""
+    see personal data), rendered once per QUEUE_PART_CACHE_SECONDS for all of them: the board
+    (no `staff_filter`) or a page of the staff table."""
     mask = not may_see_personal_data(request.user)
+    vary: list[object] = [int(context["can_assign"]), int(mask)]
 
     def build() -> dict[str, Any]:
-        if board:
+        if staff_filter is None:
             context["board"] = queue_unassigned(limit=100)
         else:
-            context["staff"] = staff_load()
+            context["staff"] = staff_page(**staff_filter)
         return {**context, "mask_personal_data": mask}
 
-    # The staff's load changes slowly and its list is the heaviest part (300 rows): kept for
-    # half its refresh period. The full page (after a supervisor's change) is always fresh.
-    seconds = (
-        None
-        if board
-        else max(settings.QUEUE_PART_CACHE_SECONDS, settings.QUEUE_STAFF_REFRESH_SECONDS // 2)
-    )
-    return shared_part(
-        request, template, build, vary=(int(context["can_assign"]), int(mask)), seconds=seconds
-    )
+    if staff_filter is None:
+        return shared_part(request, template, build, vary=vary)
+    # The staff's load changes slowly: kept for half its refresh period. The full page
+    # (after a supervisor's change) is always fresh. A search is in the key by its digest.
+    search = hashlib.sha256(staff_filter["search"].encode()).hexdigest()[:16]
+    vary += [staff_filter["show"], staff_filter["page"], search]
+    seconds = max(settings.QUEUE_PART_CACHE_SECONDS, settings.QUEUE_STAFF_REFRESH_SECONDS // 2)
+    return shared_part(request, template, build, vary=vary, seconds=seconds)
 
 
 def _back(request: StaffRequest, default: str) -> HttpResponse:
@@ -1045,4 +1068,4 @@ def queue_availability(request: StaffRequest) -> HttpResponse:
             messages.error(request, " ".join(exc.messages))
     else:
         messages.error(request, _("Неверный запрос."))
-    return redirect(reverse("cases:queue") + "#staff")
+    return _back(request, reverse("cases:queue") + "#staff")

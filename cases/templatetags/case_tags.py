@@ -94,9 +94,9 @@ def case_table(rows: list[Any], can_assign: bool) -> str:
 
 @register.simple_tag(takes_context=True)
 def staff_rows(context: template.Context, staff: list[Any]) -> str:
-    """The supervisor's staff table's rows (context: can_assign, csrf_token) from
-    cases/jinja2/cases/_staff_rows.html: a row per specialist of the whole center, with its
-    forms; 1,500 of them took 1.2 s of CPU in this page's engine."""
+    """The supervisor's staff table's rows (context: can_assign, csrf_token, staff_back) from
+    cases/jinja2/cases/_staff_rows.html: a row per specialist of the page, with its forms,
+    which come back to that page; 1,500 rows took 1.2 s of CPU in this page's engine."""
     template = engines["jinja2"].get_template("cases/_staff_rows.html")
     return mark_safe(  # escaped by it
         template.render(
@@ -104,6 +104,7 @@ def staff_rows(context: template.Context, staff: list[Any]) -> str:
                 "staff": staff,
                 "can_assign": context.get("can_assign"),
                 "csrf_token": context.get("csrf_token"),
+                "back": context.get("staff_back") or reverse("cases:queue"),
                 "list_url": reverse("cases:list"),
                 "absence_url": reverse("cases:absence"),
                 "availability_url": reverse("cases:availability"),

@@ -243,6 +243,9 @@ def test_a_supervisor_auto_assigns_the_queue_and_reassigns_a_case(live_server, p
     page.goto(f"{base}/cases/?assignee={first.pk}&status=open")
     target = Case.objects.open().filter(assignee=first).order_by("-created_at", "-id").first()
     page.check(f"input[name=cases][value='{target.pk}']")
+    # The select brings the specialists, with their load, when opened.
+    page.focus("#bulk-assignee")
+    page.locator(f"#bulk-assignee option[value='{second.pk}']").wait_for(state="attached")
     page.select_option("#bulk-assignee", str(second.pk))
     page.click(".bulk-bar button[type=submit]")
     page.locator("text=Назначено: 1").wait_for()
@@ -370,6 +373,22 @@ def test_a_specialist_goes_on_a_break_and_the_queue_shows_it(live_server, page, 
     _login(page, live_server.url, "supervisor")
     page.goto(f"{live_server.url}/queue/")
     page.locator("#staff .badge", has_text="перерыв до").wait_for()
+    # A center is not one table: the supervisor finds the specialist by name, and the
+    # search stays typed while its results refresh.
+    from playwright.sync_api import expect
+
+    rows = page.locator("#staff-rows tbody tr")
+    expect(rows).to_have_count(3)  # specialist1-3
+    page.fill("#staff-q", "СМИРНОВА")
+    expect(rows).to_have_count(1)
+    assert page.locator("#staff-rows tbody tr a").inner_text() == "Анна Смирнова"
+    page.fill("#staff-q", "")
+    page.select_option("#staff-show", "away")
+    expect(rows.locator(".badge", has_text="перерыв до")).to_have_count(1)
+    expect(rows).to_have_count(1)
+    page.fill("#staff-q", "СМИРНОВА")
+    assert page.input_value("#staff-q") == "СМИРНОВА"
+    _shot(page, "queue-staff-search")
 
 
 def test_a_refused_status_change_keeps_the_comment_and_the_address(live_server, page, demo):

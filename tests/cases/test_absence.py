@@ -143,11 +143,13 @@ def test_the_queue_refreshes_itself_and_keeps_the_checked_boxes(client, supervis
     html = client.get(reverse("cases:queue")).content.decode()
     assert 'id="queue-rows" hx-get="/queue/?part=rows" hx-trigger="every 10s"' in html
     assert f'id="pick-{case.pk}" hx-preserve="true"' in html
-    assert 'id="staff" hx-get="/queue/?part=staff" hx-trigger="every 30s"' in html
+    assert 'id="staff-rows" hx-get="/queue/?part=staff" hx-trigger="every 30s"' in html
     # The board's poll gets the rows and the counts, not the specialists' list.
     rows = client.get(reverse("cases:queue") + "?part=rows", HTTP_HX_REQUEST="true")
     rows_html = rows.content.decode()
     assert f'id="pick-{case.pk}"' in rows_html and 'id="queue-counts"' in rows_html
-    assert 'id="staff"' not in rows_html and "<html" not in rows_html
+    assert 'id="staff' not in rows_html and "<html" not in rows_html
     staff = client.get(reverse("cases:queue") + "?part=staff", HTTP_HX_REQUEST="true")
-    assert 'id="staff"' in staff.content.decode() and "queue-rows" not in staff.content.decode()
+    staff_html = staff.content.decode()
+    assert 'id="staff-rows"' in staff_html and "queue-rows" not in staff_html
+    assert 'id="staff-q"' not in staff_html  # the search form stays while its results refresh

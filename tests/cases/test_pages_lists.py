@@ -142,8 +142,13 @@ def test_my_cases_ignore_an_assignee_in_the_address_and_a_supervisor_still_assig
     assert response.status_code == 200
     assert _numbers(response) == {mine.number}
     html = response.content.decode()
-    assert 'id="bulk-assignee"' in html and f'<option value="{specialist.pk}">' in html
+    assert 'name="assignee" id="bulk-assignee"' in html
+    assert 'hx-get="/cases/assignees/?selected=&amp;load=1"' in html  # its options when opened
     assert 'name="assignee" id="id_assignee"' not in html  # no assignee filter here
+    options = client.get(reverse("cases:assignee_options"), {"selected": "", "load": "1"})
+    assert f'<option value="{specialist.pk}">{specialist.username} (1/15)</option>' in (
+        options.content.decode()
+    )
 
 
 @pytest.mark.parametrize("typed", ["{number}", "{short}", "№ {short}", "{yy}-{short}"])
