@@ -450,7 +450,8 @@ class Specialist(Staff):
             )
 
     def note(self) -> None:
-        self.write("notes/", "page: note", {"text": "Перезвонить после 18:00"}, hx=False)
+        # In place (htmx), as the page sends it: the note box and the timeline come back.
+        self.write("notes/", "page: note", {"text": "Перезвонить после 18:00"}, hx=True)
 
     def maybe_sms(self) -> None:
         if self.rng.random() < 1 / 3:

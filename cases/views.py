@@ -666,26 +666,59 @@ def case_reminder_cancel(request: StaffRequest, pk: int, reminder_id: int) -> Ht
 @login_required
 @require_POST
 def case_note(request: StaffRequest, pk: int) -> HttpResponse:
+    """A note; htmx gets the note box back (empty, or with the text typed and why it was
+    refused) with the new version and the timeline; a plain POST the page (or a redirect)."""
     case = _case_to_write(request, pk, CaseAction.CHANGE)
     form = NoteForm(request.POST)
+    conflict = ""
     if form.is_valid():
         try:
-            case_add_note(
+            note = case_add_note(
                 case=case,
                 actor=request.user,
                 text=form.cleaned_data["text"],
                 expected_version=form.cleaned_data["version"],
             )
         except CaseConflict as exc:
-            return _render_case(
-                request, _current(pk), note_form=form, conflict=_conflict_message(exc),
-                http_status=409,
-            )  # fmt: skip
+            conflict = _conflict_message(exc)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
+            if request.htmx:  # the case as the write left it (its new version)
+                events = list(CaseEvent.objects.timeline().filter(case=note.case))
+                return _note_box(request, note.case, events, NoteForm(), status=200)
             return redirect(reverse("cases:detail", args=[pk]) + "#timeline")
-    return _render_case(request, _current(pk), note_form=form, http_status=400)
+    status = 409 if conflict else 400
+    if request.htmx:
+        # 409/422: the case page tells htmx to swap those in place (see detail.html).
+        current = _current_for_panel(pk)  # as it is now: someone else's write may be why
+        return _note_box(
+            request, current, list(current.events.all()), form, conflict,
+            status=409 if conflict else 422,
+        )  # fmt: skip
+    return _render_case(
+        request, _current(pk), note_form=form, conflict=conflict, http_status=status
+    )
+
+
+def _note_box(
+    request: StaffRequest,
+    case: Case,
+    events: list[CaseEvent],
+    form: NoteForm,
+    conflict: str = "",
+    *,
+    status: int,
+) -> HttpResponse:
+    context = {
+        "case": case,
+        "note_form": form,
+        "note_conflict": conflict,
+        "events": events,
+        "staff_tz": staff_time_zone(request.user),
+        "oob": True,
+    }
+    return render(request, "cases/_note.html", context, status=status)
 
 
 @login_required

@@ -167,6 +167,13 @@ def test_a_specialist_takes_a_call_works_the_playbook_and_closes_the_case(live_s
     assert StepOutcome.objects.filter(case=case, result="done").count() == steps.count()
     assert "Шаг сценария" in page.locator("#timeline").inner_text()
 
+    # A note is written in place too: the box empties, the timeline shows it, the page stays.
+    page.fill("#note textarea[name=text]", "Перезвонить после 18:00")
+    page.click("#note button[type=submit]")
+    page.locator("#timeline", has_text="Перезвонить после 18:00").wait_for()
+    assert page.input_value("#note textarea[name=text]") == ""
+    assert page.evaluate("window.__noReload") is True
+
     # A follow-up SMS from the case page: the counter follows the typing, htmx lists it.
     sms = page.locator("#sms")
     text_field = sms.locator("textarea[name=text]")

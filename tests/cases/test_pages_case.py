@@ -115,6 +115,42 @@ def test_notes_are_added_and_an_empty_note_is_refused(client, specialist, my_cas
     assert response.status_code == 400 and "Заметка пуста." in response.content.decode()
 
 
+@pytest.mark.parametrize("n", [1, 30])
+def test_a_note_is_written_in_place_and_a_refused_one_keeps_its_text(
+    client, specialist, my_case, n, django_assert_num_queries
+):
+    """htmx: the answer is the note box (empty), the new version and the timeline out of
+    band, not a redirect to the whole page; a refusal keeps what was typed, says why, and
+    carries the current version and timeline (someone else's write may be why)."""
+    StaffProfile.objects.create(user=specialist)
+    for i in range(n):
+        case_add_note(case=my_case, actor=specialist, text=f"заметка {i}")
+    my_case.refresh_from_db()
+    client.force_login(specialist)
+    url = reverse("cases:note", args=[my_case.pk])
+    seen = my_case.version
+    # session, the user with its roles and zone; the case (access); savepoint (BEGIN in
+    # production), the case locked, its version moved on, the note's event, release
+    # (COMMIT); the timeline.
+    with django_assert_num_queries(9):
+        response = client.post(
+            url, {"text": "Перезвонить после 18:00", "version": seen}, HTTP_HX_REQUEST="true"
+        )
+    html = response.content.decode()
+    assert response.status_code == 200 and "<html" not in html
+    assert '<section class="card" id="note">' in html and "></textarea>" in html
+    assert f'name="version" value="{seen + 1}" class="case-version" hx-swap-oob' in html
+    assert 'id="timeline" hx-swap-oob="true"' in html and "Перезвонить после 18:00" in html
+    stale = client.post(url, {"text": "моя заметка", "version": seen}, HTTP_HX_REQUEST="true")
+    html = stale.content.decode()
+    assert stale.status_code == 409 and "моя заметка</textarea>" in html
+    assert "Пока вы смотрели страницу" in html
+    assert f'name="version" value="{seen + 1}" class="case-version" hx-swap-oob' in html
+    empty = client.post(url, {"text": "  ", "version": seen + 1}, HTTP_HX_REQUEST="true")
+    assert empty.status_code == 422 and "Заметка пуста." in empty.content.decode()
+    assert CaseEvent.objects.filter(case=my_case, kind="note").count() == n + 1
+
+
 def test_an_identifier_links_to_the_other_cases_that_reported_it(
     client, specialist, my_case, make_case, integration
 ):
