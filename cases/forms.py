@@ -361,7 +361,9 @@ class StaffFilterForm(StaffForm):
             (StaffShow.FULL, _("полная загрузка")),
         ],
     )
-    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    page = forms.IntegerField(
+        label=_("Страница"), required=False, min_value=1, widget=forms.HiddenInput
+    )
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "staff-%s")  # beside the page's other forms

@@ -938,6 +938,7 @@ def queue(request: StaffRequest) -> HttpResponse:
         return _shared_part(request, "cases/_queue_poll.html", context, staff_filter=None)
     if part == "staff":
         if not valid:  # a hand-made address: the errors, and the table as it was stays
+            context["staff_errors"] = True  # the form is not in this part: its errors are
             return render(request, "cases/_queue_staff_page.html", context, status=400)
         return _shared_part(
             request, "cases/_queue_staff_page.html", context, staff_filter=staff_filter
