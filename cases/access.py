@@ -165,6 +165,11 @@ def may_set_absence(user: Any, person: Any = None) -> bool:
     return rules.has_perm("cases.set_absence", user, person)
 
 
+def may_see_queue(user: Any) -> bool:
+    """The queue and each specialist's load and shift: supervisors and managers."""
+    return rules.has_perm("cases.view_queue", user)
+
+
 def require_queue(user: Any) -> None:
     require(user, "cases.view_queue", _("Очередь видят только старшие смены и руководители."))
 

@@ -354,12 +354,7 @@ class StaffFilterForm(StaffForm):
     show = forms.ChoiceField(
         label=_("Показать"),
         required=False,
-        choices=[
-            (StaffShow.ALL, _("всех")),
-            (StaffShow.PRESENT, _("на смене")),
-            (StaffShow.AWAY, _("отсутствуют")),
-            (StaffShow.FULL, _("полная загрузка")),
-        ],
+        choices=StaffShow.choices,
     )
     page = forms.IntegerField(
         label=_("Страница"), required=False, min_value=1, widget=forms.HiddenInput

@@ -34,10 +34,10 @@ from .access import (
     access_case_step,
     access_chat_message,
     access_suggestion,
-    has,
     may,
     may_assign,
     may_see_personal_data,
+    may_see_queue,
     may_set_absence,
     may_take,
     require_open_case,
@@ -894,7 +894,7 @@ def assignee_options(request: StaffRequest) -> HttpResponse:
     require_workspace(request.user)
     selected = request.GET.get("selected", "")
     chosen = int(selected) if selected.isdigit() else None
-    if request.GET.get("load") == "1" and has(request.user, "cases.view_queue"):
+    if request.GET.get("load") == "1" and may_see_queue(request.user):
         rows = [s for s in staff_load() if s.user.pk != chosen]
         return render(request, "cases/_assignee_options.html", {"specialists": rows, "load": True})
     staff = specialists_queryset().only("id", "username", "first_name", "last_name")
@@ -929,7 +929,12 @@ def queue(request: StaffRequest) -> HttpResponse:
         "staff_form": staff_form,
     }
     shown = (("q", staff_filter["search"]), ("show", staff_filter["show"]))
-    context["staff_query"] = urlencode({k: v for k, v in shown if v})
+    query = urlencode({k: v for k, v in shown if v})
+    # The table's poll and pages: its part with the search and state, a page number added.
+    context["staff_part_url"] = (
+        reverse("cases:queue") + "?part=staff" + (f"&{query}" if query else "")
+    )
+    context["staff_page_link"] = "?" + (f"{query}&" if query else "") + "page="
     # The staff's forms come back to the page they were on.
     back = urlencode({k: v for k, v in (*shown, ("page", staff_filter["page"])) if v and v != 1})
     context["staff_back"] = reverse("cases:queue") + (f"?{back}" if back else "") + "#staff"

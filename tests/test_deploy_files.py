@@ -157,19 +157,24 @@ def test_importing_the_app_connects_to_nothing_so_gunicorn_may_fork_it():
         " and o.fileno() != -1]\n"
         "assert not open_sockets, open_sockets\n"
     )
+    database = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+    res = _run_app_probe(probe, DATABASE_URL=database)
+    assert res.returncode == 0, res.stderr
+
+
+def _run_app_probe(probe: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`probe` run by a fresh interpreter with the app's settings, as a gunicorn process."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "fraudcenter.settings",
-        "DATABASE_URL": os.environ.get("DATABASE_URL")
-        or "postgres://postgres@127.0.0.1:5432/postgres",
         "CACHE_URL": "redis://127.0.0.1:6379/13",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
+        **env,
     }
-    res = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=60,
     )  # fmt: skip
-    assert res.returncode == 0, res.stderr
 
 
 def test_a_new_worker_boots_even_when_the_database_is_down():
@@ -185,17 +190,8 @@ def test_a_new_worker_boots_even_when_the_database_is_down():
         "warm_worker()\n"
         "print('booted')\n"
     )
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "fraudcenter.settings",
-        "DATABASE_URL": "postgres://postgres@127.0.0.1:1/postgres",
-        "CACHE_URL": "redis://127.0.0.1:6379/13",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/13",
-        "LOG_LEVEL": "WARNING",
-    }
-    res = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=60,
-    )  # fmt: skip
+    res = _run_app_probe(
+        probe, DATABASE_URL="postgres://postgres@127.0.0.1:1/postgres", LOG_LEVEL="WARNING"
+    )
     assert res.returncode == 0, res.stderr
     assert "booted" in res.stdout and "warm-up: no database yet" in res.stdout + res.stderr
